@@ -1,0 +1,1 @@
+"""XPulse: IT experience management for ServiceNow and Jira tickets."""

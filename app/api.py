@@ -1,0 +1,13 @@
+"""/api/v1: every domain's admin router. Each route declares its key scope."""
+
+from fastapi import APIRouter
+
+from app.auth.routes import router as api_keys
+from app.connectors.routes import router as connectors
+from app.feedback.routes import router as feedback
+from app.jobs.routes import router as jobs
+from app.scoring.routes import router as scoring
+
+api_router = APIRouter(prefix="/api/v1")
+for _router in (api_keys, jobs, connectors, feedback, scoring):
+    api_router.include_router(_router)

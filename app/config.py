@@ -1,0 +1,81 @@
+"""Settings: one class, env prefix XPULSE_, nested groups with `__` (XPULSE_SMTP__HOST)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-change-me"  # noqa: S105 - the placeholder the validator refuses in production
+
+
+class SmtpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 25
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    starttls: bool = False  # upgrade a plain connection with STARTTLS
+    use_tls: bool = False  # implicit TLS (port 465)
+    sender: str = "XPulse <xpulse@localhost>"
+    timeout_seconds: float = 20.0
+
+
+class JobSettings(BaseModel):
+    enabled: bool = True  # run the ticker (workers and periodic tasks) in this process
+    tick_seconds: float = 2.0
+    periodic_seconds: float = 60.0
+    batch_size: int = 10
+    lease_seconds: int = 120  # longer than the slowest outbound call's timeout
+    max_attempts: int = 8
+    backoff_base_seconds: float = 5.0
+    backoff_max_seconds: float = 3600.0
+
+
+class FeedbackSettings(BaseModel):
+    scale: Literal["happiness-0-10", "faces-5"] = "happiness-0-10"
+    expiry_days: int = 7
+    reminder_delay_hours: float = 24.0
+    fatigue_days: int = 0  # at most one request per requester per N days; 0 = off
+    default_locale: str = "en"
+    rate_limit_per_minute: int = 30  # per token and per client address
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="XPULSE_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./var/xpulse.db"
+    database_pool_size: int = 10
+    public_url: str = "http://127.0.0.1:8000"  # the base of links sent to requesters
+    secret_key: SecretStr = SecretStr(DEV_SECRET)  # derives feedback tokens and signs forms
+    log_level: str = "INFO"
+    log_json: bool = True
+    max_body_bytes: int = 1_048_576
+    http_timeout_seconds: float = 15.0
+    hourly_cost: float = 0.0  # cost of one lost work hour, in the organisation's currency
+    cors_origins: list[str] = Field(default_factory=list)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.env == "production" and self.secret_key.get_secret_value() in ("", DEV_SECRET):
+            raise ValueError("XPULSE_SECRET_KEY must be set to a random value in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,132 @@
+"""Declarative base, column types shared by every domain, sessions and insert_ignore()."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# A document column: JSONB on PostgreSQL, JSON text elsewhere.
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+# A 64-bit key that is still SQLite's auto-incrementing rowid.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONDoc}
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+UUIDPK = Annotated[uuid.UUID, mapped_column(primary_key=True, default=new_id)]
+
+
+class Timestamps:
+    """created_at / updated_at, set by Python so both backends agree to the microsecond."""
+
+    created_at: Mapped[datetime] = mapped_column(default=lambda: datetime.now(UTC))
+    updated_at: Mapped[datetime] = mapped_column(
+        default=lambda: datetime.now(UTC), onupdate=lambda: datetime.now(UTC)
+    )
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: commit if the handler returned, roll back if it raised."""
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+        except Exception:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+# scope="function": the commit runs before the response is sent, so a failed commit is a 5xx.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    name = session.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+async def insert_ignore(session: AsyncSession, model: type[Base], **values: Any) -> Any | None:
+    """INSERT … ON CONFLICT DO NOTHING; the new primary key, or None if the row existed."""
+    table = model.__table__
+    pk = next(iter(table.primary_key.columns))
+    for column in table.columns:
+        # Python-side defaults do not run for Core inserts; apply scalar/callable ones here.
+        if column.key not in values and column.default is not None and not column.primary_key:
+            default = column.default
+            if default.is_callable:
+                values[column.key] = default.arg(None)
+            elif default.is_scalar:
+                values[column.key] = default.arg
+    if pk.key not in values and pk.default is not None and pk.default.is_callable:
+        values[pk.key] = pk.default.arg(None)
+    stmt = _insert_for(session)(table).values(**values).on_conflict_do_nothing().returning(pk)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name

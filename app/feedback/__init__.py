@@ -1,0 +1,1 @@
+"""One-click feedback requests, the feedback page, reminders and fatigue rules."""

@@ -1,0 +1,1 @@
+"""Job handlers of this domain (registered by name with @handler)."""

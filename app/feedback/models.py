@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import UUIDPK, Base, Timestamps
+
+
+class RequestStatus(StrEnum):
+    pending = "pending"  # created, delivery job queued
+    sent = "sent"
+    responded = "responded"
+    expired = "expired"
+    suppressed = "suppressed"  # never sent: fatigue, sampling, opt-out, no contact …
+    failed = "failed"  # delivery gave up
+    cancelled = "cancelled"
+
+
+class FeedbackRequest(Timestamps, Base):
+    __tablename__ = "feedback_requests"
+
+    id: Mapped[UUIDPK]
+    ticket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    connector_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connectors.id", ondelete="CASCADE"))
+    dedupe_key: Mapped[str] = mapped_column(String(400), unique=True)  # connector+ticket+cycle
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex; never the token
+    status: Mapped[str] = mapped_column(String(16), default=RequestStatus.pending)
+    status_reason: Mapped[str | None] = mapped_column(Text)  # suppression or failure reason
+    channel: Mapped[str] = mapped_column(String(32))
+    scale: Mapped[str] = mapped_column(String(32))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    recipient_email: Mapped[str | None] = mapped_column(String(320))
+    requester_key: Mapped[str | None] = mapped_column(String(400))  # for fatigue and opt-out
+    sent_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+    responded_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_feedback_requests_status_sent_at", "status", "sent_at"),
+        Index("ix_feedback_requests_requester_key_created_at", "requester_key", "created_at"),
+        Index("ix_feedback_requests_ticket_id", "ticket_id"),
+    )
+
+
+class Response(Timestamps, Base):
+    __tablename__ = "responses"
+
+    id: Mapped[UUIDPK]
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("feedback_requests.id", ondelete="CASCADE"), unique=True
+    )
+    ticket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    score: Mapped[int]
+    scale: Mapped[str] = mapped_column(String(32))
+    lost_time: Mapped[str | None] = mapped_column(String(16))  # bucket key from scoring.md
+    lost_minutes: Mapped[int | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str | None] = mapped_column(String(16))
+    # A click judged automated (mail scanner) is kept as evidence but never counted.
+    automated: Mapped[bool] = mapped_column(default=False)
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    answered_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_responses_ticket_id", "ticket_id"),)
+
+
+class ResponseFactor(Base):
+    """One chosen factor of a response: a row each, so shares are plain SQL on every backend."""
+
+    __tablename__ = "response_factors"
+
+    response_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    factor: Mapped[str] = mapped_column(String(32), primary_key=True)
+    polarity: Mapped[str] = mapped_column(String(8))  # positive | negative
+
+
+class OptOut(Base):
+    __tablename__ = "opt_outs"
+
+    requester_key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    created_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(32), default="link")

@@ -1,0 +1,62 @@
+"""/healthz (the process is up), /readyz (database reachable, schema at head), /metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from sqlalchemy import func, select, text
+
+from app.jobs.models import Job, JobStatus
+
+router = APIRouter(tags=["health"])
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+JOBS = Gauge("xpulse_jobs", "Jobs in the queue by state", ["status"])
+
+
+def head_revision() -> str:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head() or ""
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "Database unreachable or behind"}})
+async def readyz(request: Request) -> JSONResponse:
+    """Ready: the database answers and its schema is at the migrations' head."""
+    expected = request.app.state.head_revision
+    try:
+        async with request.app.state.engine.connect() as conn:
+            current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except Exception as exc:
+        return JSONResponse(
+            {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"},
+            status_code=503,
+        )
+    if current != expected:
+        body = {"status": "unavailable", "database": "ok", "migration": current, "head": expected}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok", "migration": current})
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format: request counts and latencies, jobs by state."""
+    try:
+        async with request.app.state.sessionmaker() as session:
+            rows = (await session.execute(select(Job.status, func.count()).group_by(Job.status))).all()
+        counts = dict(rows)
+        for status in JobStatus:
+            JOBS.labels(status.value).set(counts.get(status.value, 0))
+    except Exception:  # metrics must answer even when the database does not
+        pass
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,92 @@
+"""Job handlers by name, each with the Pydantic payload it accepts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+
+P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: the session (committed by the worker when it returns), the shared
+    httpx client, settings, the clock reading, and the job's attempt number."""
+
+    session: AsyncSession
+    http: httpx.AsyncClient
+    settings: Settings
+    now: datetime
+    attempt: int
+    job_id: int
+
+
+class TransientError(Exception):
+    """Retry later (timeouts, 408, 429, 5xx); `retry_after` in seconds overrides backoff."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (4xx other than 408/429): the job goes dead at once."""
+
+
+Handler = Callable[[JobContext, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    payload: type[BaseModel]
+    func: Handler
+    max_attempts: int | None
+
+
+HANDLERS: dict[str, Registered] = {}
+
+
+def handler(
+    name: str, *, payload: type[P], max_attempts: int | None = None
+) -> Callable[[Callable[[JobContext, P], Awaitable[None]]], Callable[[JobContext, P], Awaitable[None]]]:
+    """Register `func` as the handler of job `name`."""
+
+    def register(
+        func: Callable[[JobContext, P], Awaitable[None]],
+    ) -> Callable[[JobContext, P], Awaitable[None]]:
+        if name in HANDLERS and HANDLERS[name].func is not func:
+            raise ValueError(f"job handler {name!r} registered twice")
+        HANDLERS[name] = Registered(name, payload, func, max_attempts)
+        return func
+
+    return register
+
+
+def load_handlers() -> None:
+    """Import every domain's jobs module so their handlers register."""
+    import app.connectors.jobs  # noqa: F401
+    import app.feedback.jobs  # noqa: F401
+
+
+Periodic = Callable[[AsyncSession, Settings, datetime], Awaitable[None]]
+PERIODIC: dict[str, Periodic] = {}
+
+
+def periodic(name: str) -> Callable[[Periodic], Periodic]:
+    """Register a "find due rows and enqueue" task; every replica runs it each minute, so it
+    must enqueue with dedupe keys (e.g. `reminder:{request_id}`) and do no slow work itself."""
+
+    def register(func: Periodic) -> Periodic:
+        PERIODIC[name] = func
+        return func
+
+    return register

@@ -1,0 +1,82 @@
+"""create_app(): routers, error handlers, middleware, and a lifespan that owns the engine,
+the outbound HTTP client and the ticker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import api, health
+from app.config import Settings, get_settings
+from app.connectors.routes import public_router as webhooks
+from app.db import create_engine, make_sessionmaker
+from app.errors import install_error_handlers
+from app.feedback.routes import public_router as feedback_pages
+from app.http import make_http_client
+from app.jobs.registry import load_handlers
+from app.jobs.ticker import start_ticker
+from app.jobs.worker import Worker
+from app.logs import configure_logging
+from app.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from app.scoring.routes import public_router as dashboard
+
+DESCRIPTION = """
+XPulse measures IT experience ticket by ticket: resolved ServiceNow and Jira tickets get a
+one-click feedback request, responses become experience scores (scoring.md), and each score is
+written back onto its ticket.
+
+Every `/api/v1` route needs an API key sent as `Authorization: Bearer <key>`
+(`xpulse api-key create --scope admin`). Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, start_ticker_: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    load_handlers()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.http = make_http_client(settings)
+        scheduler = None
+        run_ticker = settings.jobs.enabled if start_ticker_ is None else start_ticker_
+        if run_ticker:
+            worker = Worker(app.state.sessionmaker, app.state.http, settings)
+            scheduler = start_ticker(worker, app.state.sessionmaker, settings)
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            await app.state.http.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="XPulse",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[{"name": "health", "description": "Liveness, readiness and metrics"}],
+    )
+    app.state.settings = settings
+    app.state.head_revision = health.head_revision()
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware)
+    app.include_router(health.router)
+    app.include_router(api.api_router)
+    app.include_router(webhooks)
+    app.include_router(feedback_pages)
+    app.include_router(dashboard)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """uvicorn --factory entry point."""
+    settings = get_settings()
+    configure_logging(settings.log_level, as_json=settings.log_json)
+    return create_app(settings)

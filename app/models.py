@@ -1,0 +1,23 @@
+"""Every domain's models in one metadata, for Alembic and the tests."""
+
+from app.auth.models import ApiKey
+from app.connectors.models import Connector, InboundEvent
+from app.db import Base
+from app.feedback.models import FeedbackRequest, OptOut, Response, ResponseFactor
+from app.jobs.models import Job
+from app.scoring.models import XlaTarget
+from app.tickets.models import Ticket
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Connector",
+    "FeedbackRequest",
+    "InboundEvent",
+    "Job",
+    "OptOut",
+    "Response",
+    "ResponseFactor",
+    "Ticket",
+    "XlaTarget",
+]

@@ -1,0 +1,1 @@
+"""Experience scores from responses: scoring.md as SQL and pure formulas."""

@@ -1,0 +1,1 @@
+"""The normalised ticket every connector produces."""

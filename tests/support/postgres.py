@@ -1,0 +1,132 @@
+"""Find a PostgreSQL for the tests: TEST_DATABASE_URL, else 127.0.0.1:5432, else a throwaway
+cluster from local PostgreSQL binaries. Each test run gets its own throwaway database."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+
+@dataclass
+class Server:
+    admin_url: str  # a SQLAlchemy URL to a maintenance database on the server
+    how: str
+    cleanup: list = field(default_factory=list)
+
+
+async def _can_connect(url: str) -> bool:
+    try:
+        conn = await asyncpg.connect(_dsn(url), timeout=3)
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        return False
+    await conn.close()
+    return True
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _local_binaries() -> Path | None:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    if shutil.which("initdb"):
+        candidates.insert(0, str(Path(shutil.which("initdb")).parent))
+    for folder in candidates:
+        if (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
+            return Path(folder)
+    return None
+
+
+def _start_cluster(bindir: Path) -> Server:
+    datadir = Path(tempfile.mkdtemp(prefix="xpulse-pg-"))
+    port = _free_port()
+    env = dict(os.environ)
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user if any
+        shutil.chown(datadir, "postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [*run_as, str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust"],
+        check=True, capture_output=True, env=env,
+    )
+    subprocess.run(
+        [*run_as, str(bindir / "pg_ctl"), "-D", str(datadir), "-w", "-l", str(datadir / "log"),
+         "-o", f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+        check=True, capture_output=True, env=env,
+    )
+
+    def stop() -> None:
+        subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate",
+                        "stop"], capture_output=True)
+        shutil.rmtree(datadir, ignore_errors=True)
+
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+    return Server(url, f"throwaway cluster from {bindir}", [stop])
+
+
+def find_server() -> tuple[Server | None, str]:
+    """A server and how it was found, or None and every reason none was."""
+    reasons = []
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        if asyncio.run(_can_connect(url)):
+            return Server(url, "TEST_DATABASE_URL"), ""
+        reasons.append(f"TEST_DATABASE_URL={make_url(url)!r} does not answer")
+    for user in ("postgres", os.environ.get("USER") or "root"):
+        url = f"postgresql+asyncpg://{user}@127.0.0.1:5432/postgres"
+        if asyncio.run(_can_connect(url)):
+            return Server(url, "server on 127.0.0.1:5432"), ""
+    reasons.append("nothing answers on 127.0.0.1:5432")
+    bindir = _local_binaries()
+    if bindir is None:
+        reasons.append("no PostgreSQL binaries (initdb, pg_ctl) found")
+    else:
+        try:
+            return _start_cluster(bindir), ""
+        except (subprocess.CalledProcessError, OSError, KeyError) as exc:
+            reasons.append(f"could not start a cluster from {bindir}: {exc}")
+    return None, "; ".join(reasons)
+
+
+def create_database(server: Server) -> str:
+    """A new empty database on `server`; its URL. Dropped by `drop_database`."""
+    name = f"xpulse_test_{uuid.uuid4().hex[:10]}"
+
+    async def run() -> None:
+        conn = await asyncpg.connect(_dsn(server.admin_url))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+    return make_url(server.admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server: Server, url: str) -> None:
+    name = make_url(url).database
+
+    async def run() -> None:
+        conn = await asyncpg.connect(_dsn(server.admin_url))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(run())

@@ -1,0 +1,165 @@
+"""The app shell: health, readiness, metrics, errors, auth and the request transaction."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import ApiKey
+from app.auth import service as auth_service
+from app.auth.models import Scope
+from app.clock import utcnow
+from app.db import get_session, make_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+PROBLEM = "application/problem+json"
+
+
+async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["migration"] == client._transport.app.state.head_revision  # type: ignore[attr-defined]
+
+
+async def test_readyz_reports_an_unreachable_database(app: FastAPI, client: httpx.AsyncClient) -> None:
+    from app.db import create_engine
+
+    app.state.engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+    await app.state.engine.dispose()
+
+
+async def test_metrics_has_requests_and_jobs(client: httpx.AsyncClient) -> None:
+    await client.get("/healthz")
+    body = (await client.get("/metrics")).text
+    assert 'xpulse_http_requests_total{method="GET",route="/healthz",status="200"}' in body
+    assert 'xpulse_jobs{status="dead"}' in body
+    assert "xpulse_http_request_duration_seconds_bucket" in body
+
+
+async def test_request_id_is_echoed_and_generated(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz", headers={"X-Request-ID": "abc123"})).headers[
+        "x-request-id"
+    ] == "abc123"
+    assert len((await client.get("/healthz")).headers["x-request-id"]) == 32
+
+
+async def test_missing_key_is_401_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/jobs")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["type"].endswith("/unauthorized") and body["status"] == 401
+
+
+async def test_wrong_key_is_401(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+    forged = admin_headers["Authorization"][:-4] + "AAAA"
+    for value in (forged, "Bearer nonsense", "Basic dXNlcjpwYXNz"):
+        response = await client.get("/api/v1/jobs", headers={"Authorization": value})
+        assert response.status_code == 401, value
+        assert response.headers["content-type"] == PROBLEM
+
+
+async def test_read_key_reads_but_cannot_administer(
+    client: httpx.AsyncClient, read_headers: dict[str, str]
+) -> None:
+    assert (await client.get("/api/v1/jobs", headers=read_headers)).status_code == 200
+    response = await client.post("/api/v1/api-keys", json={"name": "x"}, headers=read_headers)
+    assert response.status_code == 403
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"].endswith("/forbidden")
+
+
+async def test_created_key_works_and_is_stored_only_hashed(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], session: AsyncSession
+) -> None:
+    created = await client.post(
+        "/api/v1/api-keys", json={"name": "ci", "scope": "read"}, headers=admin_headers
+    )
+    assert created.status_code == 201
+    plain = created.json()["key"]
+    listed = await client.get("/api/v1/api-keys", headers={"Authorization": f"Bearer {plain}"})
+    assert listed.status_code == 403  # listing keys is admin-only, but the key authenticated
+    assert (await client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {plain}"})).status_code == 200
+    stored = (await session.scalars(select(ApiKey))).all()
+    assert all(plain not in (k.key_hash, k.prefix, k.name) for k in stored)
+
+
+async def test_revoked_key_is_refused(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+    created = (await client.post("/api/v1/api-keys", json={"name": "tmp"}, headers=admin_headers)).json()
+    assert (await client.delete(f"/api/v1/api-keys/{created['id']}", headers=admin_headers)).status_code == 204
+    response = await client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {created['key']}"})
+    assert response.status_code == 401
+
+
+async def test_validation_error_names_the_field(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    response = await client.post("/api/v1/api-keys", json={"scope": "root"}, headers=admin_headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"name", "scope"}
+
+
+async def test_body_over_the_limit_is_413(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+    big = b'{"name": "' + b"x" * 1_100_000 + b'"}'
+    response = await client.post(
+        "/api/v1/api-keys", content=big, headers={**admin_headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["type"].endswith("/payload-too-large")
+
+
+async def test_streamed_body_over_the_limit_is_413(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    async def chunks():
+        for _ in range(20):
+            yield b"x" * 100_000
+
+    response = await client.post(
+        "/api/v1/api-keys", content=chunks(), headers={**admin_headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+async def test_unknown_path_is_404_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_a_failed_commit_answers_5xx_not_2xx(
+    app: FastAPI, client: httpx.AsyncClient, committed: AsyncEngine
+) -> None:
+    """The real get_session commits before the answer (scope="function"): a failed commit
+    reaches the client as a 5xx problem, never as the handler's 201."""
+    async with make_sessionmaker(committed)() as s:
+        _, plain = await auth_service.create_key(s, name="real", scope=Scope.admin, now=utcnow())
+        await s.commit()
+
+    class FailingCommit(AsyncSession):
+        async def commit(self) -> None:
+            raise ConnectionError("connection lost during COMMIT")
+
+    app.state.sessionmaker = lambda: FailingCommit(bind=committed, expire_on_commit=False)
+    del app.dependency_overrides[get_session]  # the real dependency, as in production
+    response = await client.post(
+        "/api/v1/api-keys", json={"name": "lost"}, headers={"Authorization": f"Bearer {plain}"}
+    )
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM
+    async with make_sessionmaker(committed)() as s:
+        assert await s.scalar(select(ApiKey).where(ApiKey.name == "lost")) is None
+
+
+@pytest.mark.parametrize("path", ["/docs", "/openapi.json"])
+async def test_docs_are_served(client: httpx.AsyncClient, path: str) -> None:
+    assert (await client.get(path)).status_code == 200
