@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic.config import Config
@@ -14,6 +15,7 @@ from sqlalchemy import func, select, text
 from app.jobs.models import Job, JobStatus
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger("xpulse.health")
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 JOBS = Gauge("xpulse_jobs", "Jobs in the queue by state", ["status"])
 
@@ -53,10 +55,12 @@ async def metrics(request: Request) -> Response:
     """Prometheus text format: request counts and latencies, jobs by state."""
     try:
         async with request.app.state.sessionmaker() as session:
-            rows = (await session.execute(select(Job.status, func.count()).group_by(Job.status))).all()
+            rows = (
+                await session.execute(select(Job.status, func.count()).group_by(Job.status))
+            ).all()
         counts = dict(rows)
         for status in JobStatus:
             JOBS.labels(status.value).set(counts.get(status.value, 0))
     except Exception:  # metrics must answer even when the database does not
-        pass
+        log.warning("job counts unavailable for /metrics", exc_info=True)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -17,9 +17,7 @@ from app.logs import request_id_var
 
 log = logging.getLogger("xpulse.http")
 
-REQUESTS = Counter(
-    "xpulse_http_requests_total", "HTTP requests", ["method", "route", "status"]
-)
+REQUESTS = Counter("xpulse_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
     "xpulse_http_request_duration_seconds",
     "HTTP request latency",
@@ -121,4 +119,3 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": raw})
-

@@ -44,7 +44,12 @@ def decode_cursor(cursor: str) -> list[str]:
 
 
 async def paginate(
-    session: AsyncSession, stmt: Select[Any], *, time_col: Any, id_col: Any, cursor: str | None,
+    session: AsyncSession,
+    stmt: Select[Any],
+    *,
+    time_col: Any,
+    id_col: Any,
+    cursor: str | None,
     limit: int,
 ) -> tuple[list[Any], str | None]:
     """Rows of `stmt` after `cursor`, newest first, and the cursor of the next page."""
@@ -58,7 +63,11 @@ async def paginate(
         except (ValueError, TypeError) as exc:
             raise InvalidCursor("The cursor is not one this API issued") from exc
         stmt = stmt.where(or_(time_col < at, and_(time_col == at, id_col < last_id)))
-    rows = list((await session.scalars(stmt.order_by(time_col.desc(), id_col.desc()).limit(limit + 1))).all())
+    rows = list(
+        (
+            await session.scalars(stmt.order_by(time_col.desc(), id_col.desc()).limit(limit + 1))
+        ).all()
+    )
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

@@ -17,8 +17,10 @@ MIGRATION_LOCK_ID = 0x5850554C5345
 
 
 def _url() -> str:
-    return config.attributes.get("url") or context.get_x_argument(True).get("url") or (
-        get_settings().database_url
+    return (
+        config.attributes.get("url")
+        or context.get_x_argument(True).get("url")
+        or (get_settings().database_url)
     )
 
 

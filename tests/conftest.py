@@ -120,7 +120,9 @@ async def session(pg_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """A session in a transaction that is rolled back after the test; commits are savepoints."""
     async with pg_engine.connect() as conn:
         await conn.begin()
-        s = AsyncSession(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        s = AsyncSession(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
         try:
             yield s
         finally:
@@ -155,7 +157,9 @@ def settings(pg_url: str) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings, session: AsyncSession, pg_engine: AsyncEngine) -> AsyncIterator[FastAPI]:
+async def app(
+    settings: Settings, session: AsyncSession, pg_engine: AsyncEngine
+) -> AsyncIterator[FastAPI]:
     """The app with its request sessions joined to the test's rolled-back transaction."""
     application = create_app(settings, start_ticker_=False)
     application.state.engine = pg_engine
@@ -185,13 +189,17 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def admin_headers(session: AsyncSession) -> dict[str, str]:
-    _, plain = await auth_service.create_key(session, name="test-admin", scope=Scope.admin, now=utcnow())
+    _, plain = await auth_service.create_key(
+        session, name="test-admin", scope=Scope.admin, now=utcnow()
+    )
     return {"Authorization": f"Bearer {plain}"}
 
 
 @pytest.fixture
 async def read_headers(session: AsyncSession) -> dict[str, str]:
-    _, plain = await auth_service.create_key(session, name="test-read", scope=Scope.read, now=utcnow())
+    _, plain = await auth_service.create_key(
+        session, name="test-read", scope=Scope.read, now=utcnow()
+    )
     return {"Authorization": f"Bearer {plain}"}
 
 
@@ -207,7 +215,9 @@ class LiveServer:
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = app = build(self.url)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
 

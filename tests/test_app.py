@@ -5,15 +5,13 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.auth.models import ApiKey
 from app.auth import service as auth_service
-from app.auth.models import Scope
+from app.auth.models import ApiKey, Scope
 from app.clock import utcnow
 from app.db import get_session, make_sessionmaker
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 PROBLEM = "application/problem+json"
 
@@ -25,7 +23,9 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
     assert ready.json()["migration"] == client._transport.app.state.head_revision  # type: ignore[attr-defined]
 
 
-async def test_readyz_reports_an_unreachable_database(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_readyz_reports_an_unreachable_database(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     from app.db import create_engine
 
     app.state.engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
@@ -86,15 +86,25 @@ async def test_created_key_works_and_is_stored_only_hashed(
     plain = created.json()["key"]
     listed = await client.get("/api/v1/api-keys", headers={"Authorization": f"Bearer {plain}"})
     assert listed.status_code == 403  # listing keys is admin-only, but the key authenticated
-    assert (await client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {plain}"})).status_code == 200
+    assert (
+        await client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {plain}"})
+    ).status_code == 200
     stored = (await session.scalars(select(ApiKey))).all()
     assert all(plain not in (k.key_hash, k.prefix, k.name) for k in stored)
 
 
-async def test_revoked_key_is_refused(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
-    created = (await client.post("/api/v1/api-keys", json={"name": "tmp"}, headers=admin_headers)).json()
-    assert (await client.delete(f"/api/v1/api-keys/{created['id']}", headers=admin_headers)).status_code == 204
-    response = await client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {created['key']}"})
+async def test_revoked_key_is_refused(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    created = (
+        await client.post("/api/v1/api-keys", json={"name": "tmp"}, headers=admin_headers)
+    ).json()
+    assert (
+        await client.delete(f"/api/v1/api-keys/{created['id']}", headers=admin_headers)
+    ).status_code == 204
+    response = await client.get(
+        "/api/v1/jobs", headers={"Authorization": f"Bearer {created['key']}"}
+    )
     assert response.status_code == 401
 
 
@@ -108,10 +118,14 @@ async def test_validation_error_names_the_field(
     assert fields == {"name", "scope"}
 
 
-async def test_body_over_the_limit_is_413(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+async def test_body_over_the_limit_is_413(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
     big = b'{"name": "' + b"x" * 1_100_000 + b'"}'
     response = await client.post(
-        "/api/v1/api-keys", content=big, headers={**admin_headers, "Content-Type": "application/json"}
+        "/api/v1/api-keys",
+        content=big,
+        headers={**admin_headers, "Content-Type": "application/json"},
     )
     assert response.status_code == 413
     assert response.json()["type"].endswith("/payload-too-large")
@@ -125,7 +139,9 @@ async def test_streamed_body_over_the_limit_is_413(
             yield b"x" * 100_000
 
     response = await client.post(
-        "/api/v1/api-keys", content=chunks(), headers={**admin_headers, "Content-Type": "application/json"}
+        "/api/v1/api-keys",
+        content=chunks(),
+        headers={**admin_headers, "Content-Type": "application/json"},
     )
     assert response.status_code == 413
 

@@ -27,4 +27,3 @@ class ApiKey(Timestamps, Base):
 
     def __repr__(self) -> str:
         return f"ApiKey({self.prefix!r}, {self.scope!r})"
-

@@ -47,7 +47,9 @@ async def list_api_keys(session: SessionDep, _: AdminKey) -> list[ApiKeyRead]:
 async def create_api_key(body: ApiKeyCreate, session: SessionDep, _: AdminKey) -> ApiKeyCreated:
     """Create an API key; the answer carries the plain key once."""
     key, plain = await service.create_key(session, name=body.name, scope=body.scope, now=utcnow())
-    return ApiKeyCreated.model_validate({**ApiKeyRead.model_validate(key).model_dump(), "key": plain})
+    return ApiKeyCreated.model_validate(
+        {**ApiKeyRead.model_validate(key).model_dump(), "key": plain}
+    )
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)

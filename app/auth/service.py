@@ -52,6 +52,8 @@ async def list_keys(session: AsyncSession) -> list[ApiKey]:
 
 async def revoke_key(session: AsyncSession, key_id: uuid.UUID, *, now: datetime) -> bool:
     result = await session.execute(
-        update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)).values(revoked_at=now)
+        update(ApiKey)
+        .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
     )
     return result.rowcount == 1

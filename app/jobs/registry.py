@@ -57,7 +57,9 @@ HANDLERS: dict[str, Registered] = {}
 
 def handler(
     name: str, *, payload: type[P], max_attempts: int | None = None
-) -> Callable[[Callable[[JobContext, P], Awaitable[None]]], Callable[[JobContext, P], Awaitable[None]]]:
+) -> Callable[
+    [Callable[[JobContext, P], Awaitable[None]]], Callable[[JobContext, P], Awaitable[None]]
+]:
     """Register `func` as the handler of job `name`."""
 
     def register(
@@ -73,7 +75,7 @@ def handler(
 
 def load_handlers() -> None:
     """Import every domain's jobs module so their handlers register."""
-    import app.connectors.jobs  # noqa: F401
+    import app.connectors.jobs
     import app.feedback.jobs  # noqa: F401
 
 

@@ -112,4 +112,6 @@ class Worker:
 
     def _backoff(self, job: Job) -> float:
         cfg = self.settings.jobs
-        return queue.backoff(job.attempts, base=cfg.backoff_base_seconds, cap=cfg.backoff_max_seconds)
+        return queue.backoff(
+            job.attempts, base=cfg.backoff_base_seconds, cap=cfg.backoff_max_seconds
+        )
