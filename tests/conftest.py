@@ -53,10 +53,10 @@ def output_dir(request: pytest.FixtureRequest) -> Path:
 
 
 def migrate(url: str) -> None:
-    command.upgrade(alembic_config(url), "head")
+    postgres.run_blocking(command.upgrade, alembic_config(url), "head")
 
 
-def test_settings(url: str, **overrides: object) -> Settings:
+def make_settings(url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": url,
         "secret_key": "test-secret-key-0123456789",
@@ -153,7 +153,7 @@ async def committed(pg_engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def settings(pg_url: str) -> Settings:
-    return test_settings(pg_url)
+    return make_settings(pg_url)
 
 
 @pytest.fixture
@@ -241,7 +241,7 @@ def live_server_factory(committed: AsyncEngine, pg_url: str) -> Iterator:
 
     def make(**overrides: object) -> LiveServer:
         def build(url: str) -> FastAPI:
-            settings = test_settings(pg_url, **{"public_url": url, **overrides})
+            settings = make_settings(pg_url, **{"public_url": url, **overrides})
             return create_app(settings, start_ticker_=False)
 
         return LiveServer(build)

@@ -64,7 +64,7 @@ async def claim(
             attempts=Job.attempts + 1,
         )
         .returning(Job)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return list((await session.scalars(stmt)).all())
 
@@ -113,6 +113,6 @@ async def retry_dead(session: AsyncSession, job_id: int, *, now: datetime) -> Jo
         .where(Job.id == job_id, Job.status == JobStatus.dead)
         .values(status=JobStatus.pending, attempts=0, run_after=now, finished_at=None)
         .returning(Job)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return (await session.scalars(stmt)).one_or_none()

@@ -79,7 +79,7 @@ class Worker:
                     raise PermanentError(f"invalid payload: {exc}") from exc
                 ctx = JobContext(session, self.http, self.settings, now, job.attempts, job.id)
                 await registered.func(ctx, payload)
-                if await queue.finish(session, job, worker=self.name, now=utcnow()):
+                if await queue.finish(session, job, worker=self.name, now=now):
                     await session.commit()
                     return
                 # Lease lost: another worker has the job now; keep nothing of this run.
@@ -106,7 +106,7 @@ class Worker:
         )
         async with self.sessionmaker() as session:
             await queue.finish(
-                session, job, worker=self.name, now=utcnow(), error=error, retry_in=retry_in
+                session, job, worker=self.name, now=now, error=error, retry_in=retry_in
             )
             await session.commit()
 

@@ -4,6 +4,7 @@ cluster from local PostgreSQL binaries. Each test run gets its own throwaway dat
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import glob
 import os
 import shutil
@@ -16,6 +17,21 @@ from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import make_url
+
+
+def run_blocking(func, *args):
+    """Run `func(*args)` to completion even when called from inside a running event loop (a
+    session fixture first requested by an async fixture): asyncio.run needs a loop-free thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return func(*args)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(func, *args).result()
+
+
+def _run(coro_factory):
+    return run_blocking(lambda: asyncio.run(coro_factory()))
 
 
 @dataclass
@@ -101,12 +117,12 @@ def find_server() -> tuple[Server | None, str]:
     """A server and how it was found, or None and every reason none was."""
     reasons = []
     if url := os.environ.get("TEST_DATABASE_URL"):
-        if asyncio.run(_can_connect(url)):
+        if _run(lambda: _can_connect(url)):
             return Server(url, "TEST_DATABASE_URL"), ""
         reasons.append(f"TEST_DATABASE_URL={make_url(url)!r} does not answer")
     for user in ("postgres", os.environ.get("USER") or "root"):
         url = f"postgresql+asyncpg://{user}@127.0.0.1:5432/postgres"
-        if asyncio.run(_can_connect(url)):
+        if _run(lambda: _can_connect(url)):
             return Server(url, "server on 127.0.0.1:5432"), ""
     reasons.append("nothing answers on 127.0.0.1:5432")
     bindir = _local_binaries()
@@ -131,7 +147,7 @@ def create_database(server: Server) -> str:
         finally:
             await conn.close()
 
-    asyncio.run(run())
+    _run(run)
     return make_url(server.admin_url).set(database=name).render_as_string(hide_password=False)
 
 
@@ -145,4 +161,4 @@ def drop_database(server: Server, url: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(run())
+    _run(run)

@@ -1,0 +1,48 @@
+"""A connector's non-secret options: write-back targets, surveyed tables, sampling, polling."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_TABLES = ["incident", "sc_req_item"]
+
+
+class ConnectorOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sampling_percent: int = Field(100, ge=0, le=100, description="Share of resolutions surveyed")
+    # ServiceNow
+    tables: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_TABLES),
+        description="ServiceNow tables whose resolved records are surveyed",
+    )
+    resolved_states: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per table, the state values (numbers or labels) that count as resolved; "
+        "overrides the built-in map for that table",
+    )
+    score_field: str | None = Field(
+        "u_experience_score", description="ServiceNow column that receives the score (or null)"
+    )
+    work_note: bool = Field(True, description="ServiceNow: add a work note with the score")
+    poll: bool = Field(True, description="ServiceNow: run the catch-up poll of the Table API")
+    poll_interval_seconds: int = Field(300, ge=30)
+    poll_lookback_hours: int = Field(24, ge=1, description="First poll reaches this far back")
+    # Jira
+    property_key: str | None = Field(
+        "xpulse.experience", max_length=255, description="Jira issue property (or null)"
+    )
+    score_custom_field: str | None = Field(
+        None, pattern=r"^customfield_\d+$", description="Jira number field for the score"
+    )
+    comment: Literal["internal", "platform", "none"] = Field(
+        "internal",
+        description="Jira write-back comment: `internal` = Service Management internal comment "
+        "(public: false); `platform` = plain issue comment (customer-visible on JSM)",
+    )
+    # generic
+    callback_url: str | None = Field(
+        None, description="Generic: where signed score and comment events are POSTed"
+    )

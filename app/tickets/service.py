@@ -1,0 +1,92 @@
+"""Tickets: upsert the normalised ticket by (connector, external id) and track its cycle."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import insert_ignore
+from app.tickets.models import Ticket
+from app.tickets.schemas import TicketData
+
+
+async def get_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket | None:
+    return await session.get(Ticket, ticket_id)
+
+
+async def find_ticket(
+    session: AsyncSession, *, connector_id: uuid.UUID, external_id: str
+) -> Ticket | None:
+    return await session.scalar(
+        select(Ticket).where(Ticket.connector_id == connector_id, Ticket.external_id == external_id)
+    )
+
+
+async def upsert_resolved(
+    session: AsyncSession,
+    *,
+    connector_id: uuid.UUID,
+    source: str,
+    data: TicketData,
+    cycle: str,
+    cycle_is_guess: bool,
+    now: datetime,
+) -> Ticket:
+    """Create or refresh the ticket of a resolution; its `resolution_cycle` names the cycle.
+
+    A guessed cycle key (the sender carried no resolution time) continues the ticket's current
+    cycle while it stays resolved, so Resolved → Closed never starts a second one.
+    """
+    values = data.model_dump()
+    inserted = await insert_ignore(
+        session,
+        Ticket,
+        connector_id=connector_id,
+        source=source,
+        resolution_cycle=cycle,
+        created_at=now,
+        updated_at=now,
+        **values,
+    )
+    # ON CONFLICT DO NOTHING waits for a concurrent inserter to commit, so the row is visible.
+    stmt = select(Ticket).where(
+        Ticket.connector_id == connector_id, Ticket.external_id == data.external_id
+    )
+    if inserted is None:
+        stmt = stmt.with_for_update()
+    ticket = (await session.scalars(stmt.execution_options(populate_existing=True))).one()
+    if inserted is not None:
+        return ticket
+    if cycle_is_guess and ticket.resolved_at is not None and ticket.resolution_cycle:
+        cycle = ticket.resolution_cycle
+    for key, value in values.items():
+        if key == "resolved_at" and value is None:
+            continue
+        setattr(ticket, key, value)
+    ticket.source = source
+    ticket.resolution_cycle = cycle
+    ticket.updated_at = now
+    await session.flush()
+    return ticket
+
+
+async def mark_reopened(
+    session: AsyncSession, *, connector_id: uuid.UUID, external_id: str, now: datetime
+) -> Ticket | None:
+    """A reopen ends the current cycle: the next resolution starts a new one."""
+    ticket = await find_ticket(session, connector_id=connector_id, external_id=external_id)
+    if ticket is not None and ticket.resolved_at is not None:
+        ticket.resolved_at = None
+        ticket.updated_at = now
+        await session.flush()
+    return ticket
+
+
+async def set_requester_email(session: AsyncSession, *, ticket_id: uuid.UUID, email: str) -> None:
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is not None and not ticket.requester_email:
+        ticket.requester_email = email
+        await session.flush()
