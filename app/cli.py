@@ -7,23 +7,14 @@ from pathlib import Path
 
 import typer
 from alembic import command
-from alembic.config import Config
 
 from app.auth.models import Scope
 from app.config import Settings, get_settings
+from app.migrate import alembic_config
 
 cli = typer.Typer(help="XPulse: IT experience management.", no_args_is_help=True)
 api_key_cli = typer.Typer(help="Manage admin API keys.", no_args_is_help=True)
 cli.add_typer(api_key_cli, name="api-key")
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def alembic_config(url: str) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.attributes["url"] = url
-    return cfg
 
 
 def ensure_sqlite_dir(settings: Settings) -> None:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
@@ -16,14 +13,7 @@ from app.jobs.models import Job, JobStatus
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("xpulse.health")
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 JOBS = Gauge("xpulse_jobs", "Jobs in the queue by state", ["status"])
-
-
-def head_revision() -> str:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(cfg).get_current_head() or ""
 
 
 @router.get("/healthz")

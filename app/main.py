@@ -20,6 +20,7 @@ from app.jobs.ticker import start_ticker
 from app.jobs.worker import Worker
 from app.logs import configure_logging
 from app.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from app.migrate import head_revision
 from app.scoring.routes import public_router as dashboard
 
 DESCRIPTION = """
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, *, start_ticker_: bool | None =
         openapi_tags=[{"name": "health", "description": "Liveness, readiness and metrics"}],
     )
     app.state.settings = settings
-    app.state.head_revision = health.head_revision()
+    app.state.head_revision = head_revision()
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware)

@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.models import Scope
-from app.cli import alembic_config
 from app.clock import utcnow
 from app.config import Settings
 from app.db import Base, create_engine, get_session, make_sessionmaker
 from app.http import make_http_client
 from app.main import create_app
+from app.migrate import alembic_config
 from tests.support import postgres
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -74,7 +74,13 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 def make_worker(engine: AsyncEngine, name: str, **jobs: object) -> Worker:
     settings = make_settings(
         str(engine.url.render_as_string(hide_password=False)),
-        jobs={"enabled": False, "batch_size": 10, "lease_seconds": 60, "backoff_base_seconds": 1, **jobs},
+        jobs={
+            "enabled": False,
+            "batch_size": 10,
+            "lease_seconds": 60,
+            "backoff_base_seconds": 1,
+            **jobs,
+        },
     )
     return Worker(make_sessionmaker(engine), make_http_client(settings), settings, name=name)
 

@@ -11,9 +11,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from app.cli import alembic_config
 from app.db import create_engine
-from app.health import head_revision
+from app.migrate import alembic_config, head_revision
 from app.models import Base
 from tests.support.postgres import run_blocking
 
