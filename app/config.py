@@ -28,7 +28,6 @@ class JobSettings(BaseModel):
     periodic_seconds: float = 60.0
     batch_size: int = 10
     lease_seconds: int = 120  # longer than the slowest outbound call's timeout
-    max_attempts: int = 8
     backoff_base_seconds: float = 5.0
     backoff_max_seconds: float = 3600.0
 
@@ -60,7 +59,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     http_timeout_seconds: float = 15.0
     hourly_cost: float = 0.0  # cost of one lost work hour, in the organisation's currency
-    cors_origins: list[str] = Field(default_factory=list)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
