@@ -8,20 +8,9 @@ import pytest
 import yaml
 
 from app.config import Settings
+from tests.support.settings import env_var_names
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-
-
-def setting_env_names() -> set[str]:
-    """XPULSE_<NAME> for each setting and XPULSE_<GROUP>__<NAME> for each nested one."""
-    names = set()
-    for name, field in Settings.model_fields.items():
-        names.add(f"XPULSE_{name.upper()}")
-        annotation = field.annotation
-        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
-            for sub in annotation.model_fields:
-                names.add(f"XPULSE_{name.upper()}__{sub.upper()}")
-    return names
 
 
 def compose_env() -> dict[str, str]:
@@ -60,7 +49,7 @@ def k8s_env() -> dict[str, str]:
 def test_every_variable_is_a_setting_with_a_valid_value(source, monkeypatch) -> None:
     env = source()
     assert env, "no environment variables found"
-    unknown = set(env) - setting_env_names()
+    unknown = set(env) - env_var_names()
     assert not unknown, f"not settings: {sorted(unknown)}"
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -71,9 +60,9 @@ def test_every_variable_is_a_setting_with_a_valid_value(source, monkeypatch) -> 
 
 
 def test_the_checker_catches_a_misspelt_variable() -> None:
-    assert "XPULSE_SMTP__HOST" in setting_env_names()
-    assert "XPULSE_SMTP_HOST" not in setting_env_names()
-    assert "XPULSE_DATABASE_URL" in setting_env_names()
+    assert "XPULSE_SMTP__HOST" in env_var_names()
+    assert "XPULSE_SMTP_HOST" not in env_var_names()
+    assert "XPULSE_DATABASE_URL" in env_var_names()
 
 
 def test_kubernetes_runs_two_replicas_with_probes_and_a_migration_job() -> None:

@@ -1,0 +1,88 @@
+"""Project-wide promises: the README documents every setting, and imports go one way."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from tests.support.settings import env_var_names
+
+REPO = Path(__file__).resolve().parent.parent
+# style.md: core <- tickets <- feedback <- connectors; scoring reads tickets and feedback.
+CORE = {
+    "config",
+    "db",
+    "errors",
+    "http",
+    "jobs",
+    "auth",
+    "clock",
+    "logs",
+    "middleware",
+    "pagination",
+    "migrate",
+    "models",
+    "health",
+    "api",
+    "main",
+    "cli",
+}
+MAY_IMPORT = {
+    "tickets": {"tickets"},
+    "feedback": {"tickets", "feedback"},
+    "connectors": {"tickets", "feedback", "connectors"},
+    "scoring": {"tickets", "feedback", "scoring"},
+}
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (REPO / "README.md").read_text()
+    documented = set(re.findall(r"`(XPULSE_[A-Z0-9_]+)`", readme))
+    missing = env_var_names() - documented
+    assert not missing, f"settings missing from the README's table: {sorted(missing)}"
+    stale = {n for n in documented if n not in env_var_names()}
+    assert not stale, f"README names settings that do not exist: {sorted(stale)}"
+
+
+def _app_imports(path: Path) -> set[str]:
+    """The second component of every `app.<x>` module a file imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            parts = node.module.split(".")
+            if parts[0] == "app" and len(parts) > 1:
+                found.add(parts[1])
+            elif parts == ["app"]:
+                found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "app" and len(parts) > 1:
+                    found.add(parts[1])
+    return found
+
+
+def test_domains_import_only_to_their_left() -> None:
+    violations = []
+    for domain, allowed in MAY_IMPORT.items():
+        for path in (REPO / "app" / domain).rglob("*.py"):
+            for target in _app_imports(path) - CORE - allowed:
+                violations.append(f"{path.relative_to(REPO)} imports app.{target}")
+    assert not violations, violations
+
+
+def test_core_imports_no_domain_except_the_wiring_modules() -> None:
+    wiring = {"models.py", "api.py", "main.py", "cli.py"}  # they assemble the domains
+    violations = []
+    for path in (REPO / "app").glob("*.py"):
+        if path.name in wiring:
+            continue
+        for target in _app_imports(path) & set(MAY_IMPORT):
+            violations.append(f"{path.relative_to(REPO)} imports app.{target}")
+    for path in (REPO / "app" / "jobs").rglob("*.py"):
+        if path.name == "registry.py":  # load_handlers() imports each domain's jobs module
+            continue
+        for target in _app_imports(path) & set(MAY_IMPORT):
+            violations.append(f"{path.relative_to(REPO)} imports app.{target}")
+    assert not violations, violations
