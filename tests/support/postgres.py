@@ -30,8 +30,8 @@ def run_blocking(func, *args):
         return pool.submit(func, *args).result()
 
 
-def _run(coro_factory):
-    return run_blocking(lambda: asyncio.run(coro_factory()))
+def _run(coro_factory, *args):
+    return run_blocking(lambda: asyncio.run(coro_factory(*args)))
 
 
 @dataclass
@@ -117,12 +117,12 @@ def find_server() -> tuple[Server | None, str]:
     """A server and how it was found, or None and every reason none was."""
     reasons = []
     if url := os.environ.get("TEST_DATABASE_URL"):
-        if _run(lambda: _can_connect(url)):
+        if _run(_can_connect, url):
             return Server(url, "TEST_DATABASE_URL"), ""
         reasons.append(f"TEST_DATABASE_URL={make_url(url)!r} does not answer")
     for user in ("postgres", os.environ.get("USER") or "root"):
         url = f"postgresql+asyncpg://{user}@127.0.0.1:5432/postgres"
-        if _run(lambda: _can_connect(url)):
+        if _run(_can_connect, url):
             return Server(url, "server on 127.0.0.1:5432"), ""
     reasons.append("nothing answers on 127.0.0.1:5432")
     bindir = _local_binaries()
