@@ -54,8 +54,9 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            # The route template, not the raw path, keeps label cardinality bounded.
+            route, endpoint = scope.get("route"), scope.get("endpoint")
+            template = getattr(route, "path", None) or getattr(endpoint, "__name__", "unmatched")
             REQUESTS.labels(scope["method"], template, str(status)).inc()
             LATENCY.labels(scope["method"], template).observe(elapsed)
             log.info(
