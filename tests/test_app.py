@@ -179,3 +179,40 @@ async def test_a_failed_commit_answers_5xx_not_2xx(
 @pytest.mark.parametrize("path", ["/docs", "/openapi.json"])
 async def test_docs_are_served(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 200
+
+
+async def test_request_logs_are_json_with_the_request_id(client: httpx.AsyncClient) -> None:
+    import io
+    import json
+    import logging
+
+    from app.logs import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("xpulse.http")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        response = await client.get("/healthz", headers={"X-Request-ID": "req-42"})
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(stream.getvalue().splitlines()[-1])
+    assert response.headers["x-request-id"] == "req-42"
+    assert line["request_id"] == "req-42"
+    assert line["path"] == "/healthz" and line["status"] == 200
+
+
+def test_log_fields_named_like_secrets_are_redacted() -> None:
+    import json
+    import logging
+
+    from app.logs import JsonFormatter
+
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "connector saved", None, None)
+    record.webhook_secret = "s3cr3t"
+    record.connector = "sn-prod"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["webhook_secret"] == "[redacted]" and line["connector"] == "sn-prod"
+    assert "s3cr3t" not in JsonFormatter().format(record)
