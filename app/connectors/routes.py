@@ -1,4 +1,178 @@
-from fastapi import APIRouter
+"""Connectors: admin CRUD and inbox under /api/v1, and POST /webhooks/{connector_name}."""
 
-router = APIRouter()  # admin routes under /api/v1
-public_router = APIRouter()  # routes outside /api/v1
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.auth.deps import AdminKey, ReadKey
+from app.clock import utcnow
+from app.connectors import ingest, service
+from app.connectors.models import InboundStatus
+from app.connectors.schemas import (
+    ConnectorCreate,
+    ConnectorRead,
+    ConnectorUpdate,
+    InboundEventDetail,
+    InboundEventRead,
+    ReplayResult,
+    WebhookAccepted,
+    WebhookIgnored,
+)
+from app.db import SessionDep
+from app.errors import problem
+from app.pagination import Page
+
+router = APIRouter(tags=["connectors"])  # admin routes under /api/v1
+public_router = APIRouter(tags=["webhooks"])  # routes outside /api/v1
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+@router.post("/connectors", status_code=201, response_model=ConnectorRead)
+async def create_connector(
+    data: ConnectorCreate, session: SessionDep, _: AdminKey
+) -> ConnectorRead:
+    """Create a connector; its secrets are stored and never returned."""
+    return ConnectorRead.of(await service.create_connector(session, data=data, now=utcnow()))
+
+
+@router.get("/connectors", response_model=Page[ConnectorRead])
+async def list_connectors(
+    session: SessionDep, _: ReadKey, cursor: str | None = None, limit: Limit = 50
+) -> Page[ConnectorRead]:
+    """List connectors, newest first."""
+    rows, next_cursor = await service.list_connectors(session, cursor=cursor, limit=limit)
+    return Page[ConnectorRead](items=[ConnectorRead.of(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/connectors/{connector_id}", response_model=ConnectorRead)
+async def get_connector(connector_id: uuid.UUID, session: SessionDep, _: ReadKey) -> ConnectorRead:
+    """Get one connector (without its secrets)."""
+    return ConnectorRead.of(await service.get_connector(session, connector_id))
+
+
+@router.patch("/connectors/{connector_id}", response_model=ConnectorRead)
+async def update_connector(
+    connector_id: uuid.UUID, data: ConnectorUpdate, session: SessionDep, _: AdminKey
+) -> ConnectorRead:
+    """Change some fields of a connector; `options` is merged key by key."""
+    connector = await service.update_connector(
+        session, connector_id=connector_id, data=data, now=utcnow()
+    )
+    return ConnectorRead.of(connector)
+
+
+@router.post("/connectors/{connector_id}/disable", response_model=ConnectorRead)
+async def disable_connector(
+    connector_id: uuid.UUID, session: SessionDep, _: AdminKey
+) -> ConnectorRead:
+    """Stop accepting deliveries (404 to senders) and polling; write-backs still run."""
+    connector = await service.set_enabled(
+        session, connector_id=connector_id, enabled=False, now=utcnow()
+    )
+    return ConnectorRead.of(connector)
+
+
+@router.post("/connectors/{connector_id}/enable", response_model=ConnectorRead)
+async def enable_connector(
+    connector_id: uuid.UUID, session: SessionDep, _: AdminKey
+) -> ConnectorRead:
+    """Accept deliveries again."""
+    connector = await service.set_enabled(
+        session, connector_id=connector_id, enabled=True, now=utcnow()
+    )
+    return ConnectorRead.of(connector)
+
+
+@router.delete("/connectors/{connector_id}", status_code=204)
+async def delete_connector(connector_id: uuid.UUID, session: SessionDep, _: AdminKey) -> Response:
+    """Delete a connector with its tickets, feedback and inbox."""
+    await service.delete_connector(session, connector_id)
+    return Response(status_code=204)
+
+
+@router.get("/inbound-events", response_model=Page[InboundEventRead])
+async def list_inbound_events(
+    session: SessionDep,
+    _: ReadKey,
+    status: InboundStatus | None = None,
+    connector_id: uuid.UUID | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> Page[InboundEventRead]:
+    """List webhook deliveries, newest first; `status=failed` lists the ones to replay."""
+    rows, next_cursor = await service.list_events(
+        session, status=status, connector_id=connector_id, cursor=cursor, limit=limit
+    )
+    return Page[InboundEventRead](
+        items=[InboundEventRead.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.get("/inbound-events/{event_id}", response_model=InboundEventDetail)
+async def get_inbound_event(
+    event_id: uuid.UUID, session: SessionDep, _: ReadKey
+) -> InboundEventDetail:
+    """Get one delivery with its raw body and the headers kept (never credentials)."""
+    return InboundEventDetail.model_validate(await service.get_event(session, event_id))
+
+
+@router.post("/inbound-events/{event_id}/replay", response_model=ReplayResult)
+async def replay_inbound_event(
+    event_id: uuid.UUID, request: Request, session: SessionDep, _: AdminKey
+) -> ReplayResult:
+    """Parse and apply a stored delivery again (idempotent: no duplicate request)."""
+    outcome = await ingest.replay(
+        session, event_id=event_id, settings=request.app.state.settings, now=utcnow()
+    )
+    event = await service.get_event(session, event_id)
+    return ReplayResult(
+        event=InboundEventRead.model_validate(event),
+        ticket_id=outcome.ticket_id,
+        feedback_request_id=outcome.request_id,
+        links=outcome.links if outcome.request_id else None,
+        ignored=outcome.reason if outcome.status == InboundStatus.ignored else None,
+    )
+
+
+@public_router.post(
+    "/webhooks/{connector_name}",
+    status_code=202,
+    response_model=WebhookAccepted,
+    responses={
+        200: {"model": WebhookIgnored, "description": "Authentic, but not a resolution"},
+        401: {"description": "Not authentic: nothing stored"},
+        404: {"description": "No enabled connector of that name"},
+        422: {"description": "Authentic but unreadable: stored for an admin to replay"},
+    },
+)
+async def receive_webhook(connector_name: str, request: Request, session: SessionDep) -> Response:
+    """Receive a ServiceNow, Jira or generic delivery; 202 with the feedback request's links."""
+    outcome = await ingest.receive(
+        session,
+        connector_name=connector_name,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=await request.body(),
+        settings=request.app.state.settings,
+        now=utcnow(),
+    )
+    if outcome.status == InboundStatus.failed:
+        # Returned, not raised: the inbox row must commit with the 422.
+        return problem(
+            422,
+            "unparseable-delivery",
+            "Delivery could not be parsed",
+            outcome.reason or "unparseable",
+            request,
+            inbound_event_id=str(outcome.event_id),
+        )
+    if outcome.status == InboundStatus.ignored:
+        return JSONResponse({"ignored": outcome.reason}, status_code=200)
+    accepted = WebhookAccepted(
+        ticket_id=outcome.ticket_id, feedback_request_id=outcome.request_id, links=outcome.links
+    )
+    return JSONResponse(accepted.model_dump(mode="json"), status_code=202)

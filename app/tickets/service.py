@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import insert_ignore
+from app.tickets.events import TicketRef
 from app.tickets.models import Ticket
 from app.tickets.schemas import TicketData
 
@@ -90,3 +91,14 @@ async def set_requester_email(session: AsyncSession, *, ticket_id: uuid.UUID, em
     if ticket is not None and not ticket.requester_email:
         ticket.requester_email = email
         await session.flush()
+
+
+def ref_of(ticket: Ticket) -> TicketRef:
+    """The address of `ticket` in its ITSM tool, for job payloads."""
+    return TicketRef(
+        connector_id=ticket.connector_id,
+        ticket_id=ticket.id,
+        external_id=ticket.external_id,
+        number=ticket.number,
+        table=ticket.table if ticket.source == "servicenow" else None,
+    )

@@ -1,0 +1,197 @@
+"""The webhook path: verify, parse, store, and for a resolution the ticket and its request,
+all in the caller's one transaction. No outbound call happens here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.connectors import service
+from app.connectors.base import Ignored, ParseError, TicketEvent
+from app.connectors.models import Connector, InboundEvent, InboundStatus
+from app.connectors.registry import get_kind
+from app.connectors.schemas import LookupContact
+from app.db import insert_ignore
+from app.feedback import service as feedback_service
+from app.jobs import queue
+from app.tickets import service as tickets_service
+
+# Headers worth keeping for an admin; never Authorization or signatures.
+KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "x-atlassian-webhook-identifier",
+    "x-atlassian-webhook-retry",
+    "x-atlassian-webhook-flow",
+    "webhook-id",
+    "webhook-timestamp",
+    "x-request-id",
+)
+
+
+@dataclass
+class Outcome:
+    status: InboundStatus
+    reason: str | None = None
+    ticket_id: uuid.UUID | None = None
+    request_id: uuid.UUID | None = None
+    links: dict[str, str] = field(default_factory=dict)
+    event_id: uuid.UUID | None = None
+
+
+async def receive(
+    session: AsyncSession,
+    *,
+    connector_name: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    settings: Settings,
+    now: datetime,
+) -> Outcome:
+    """One delivery. Raises ConnectorNotFound (404) or SignatureError (401) before storing."""
+    connector = await service.get_enabled_by_name(session, connector_name)
+    kind = get_kind(connector.kind)
+    config = service.to_config(connector)
+    kind.verify(headers, body, config, now)
+    delivery_id = kind.delivery_id(headers, body)[:255]
+    try:
+        parsed = kind.parse(body, config)
+    except ParseError as exc:
+        outcome = Outcome(InboundStatus.failed, reason=str(exc)[:2000])
+    else:
+        outcome = await apply(
+            session, connector=connector, parsed=parsed, settings=settings, now=now
+        )
+    kept = {k: headers[k] for k in KEPT_HEADERS if k in headers}
+    outcome.event_id = await store_event(session, connector, delivery_id, kept, body, outcome, now)
+    return outcome
+
+
+async def apply(
+    session: AsyncSession,
+    *,
+    connector: Connector,
+    parsed: TicketEvent | Ignored,
+    settings: Settings,
+    now: datetime,
+) -> Outcome:
+    """The effect of a parsed event; idempotent, so duplicates and replays change nothing."""
+    if isinstance(parsed, Ignored):
+        if parsed.reopened:
+            await tickets_service.mark_reopened(
+                session, connector_id=connector.id, external_id=parsed.reopened, now=now
+            )
+        return Outcome(InboundStatus.ignored, reason=parsed.reason)
+    data = parsed.ticket
+    if data.resolved_at is None:  # display-value timestamps cannot be read: receipt time
+        data = data.model_copy(update={"resolved_at": now})
+    ticket = await tickets_service.upsert_resolved(
+        session,
+        connector_id=connector.id,
+        source=connector.kind,
+        data=data,
+        cycle=parsed.cycle,
+        cycle_is_guess=parsed.cycle_is_guess,
+        now=now,
+    )
+    options = service.to_config(connector).options
+    result = await feedback_service.create_request(
+        session,
+        ticket=ticket,
+        channel=connector.channel,
+        sampling_percent=options.sampling_percent,
+        cycle=ticket.resolution_cycle or parsed.cycle,
+        settings=settings,
+        now=now,
+    )
+    if result.needs_contact:
+        payload = LookupContact(
+            request_id=result.request.id,
+            ticket=tickets_service.ref_of(ticket),
+            user_id=ticket.requester_id,
+        )
+        await queue.enqueue(
+            session,
+            "connectors.lookup_contact",
+            payload,
+            dedupe_key=f"lookup_contact:{result.request.id}",
+            run_after=now,
+        )
+    return Outcome(
+        InboundStatus.processed,
+        ticket_id=ticket.id,
+        request_id=result.request.id,
+        links=result.links,
+    )
+
+
+async def store_event(
+    session: AsyncSession,
+    connector: Connector,
+    delivery_id: str,
+    headers: dict[str, str],
+    body: bytes,
+    outcome: Outcome,
+    now: datetime,
+) -> uuid.UUID:
+    """The inbox row; a repeated delivery keeps the first row (refreshed if that one failed)."""
+    event_id = await insert_ignore(
+        session,
+        InboundEvent,
+        connector_id=connector.id,
+        delivery_id=delivery_id,
+        status=outcome.status,
+        reason=outcome.reason,
+        headers=headers,
+        body=body,
+        ticket_id=outcome.ticket_id,
+        received_at=now,
+        processed_at=None if outcome.status == InboundStatus.failed else now,
+        replay_count=0,
+    )
+    if event_id is not None:
+        return event_id
+    existing = await session.scalar(
+        select(InboundEvent).where(
+            InboundEvent.connector_id == connector.id, InboundEvent.delivery_id == delivery_id
+        )
+    )
+    assert existing is not None
+    if existing.status == InboundStatus.failed and outcome.status != InboundStatus.failed:
+        _mark(existing, outcome, now)
+    return existing.id
+
+
+def _mark(event: InboundEvent, outcome: Outcome, now: datetime) -> None:
+    event.status = outcome.status
+    event.reason = outcome.reason
+    event.ticket_id = outcome.ticket_id or event.ticket_id
+    event.processed_at = None if outcome.status == InboundStatus.failed else now
+
+
+async def replay(
+    session: AsyncSession, *, event_id: uuid.UUID, settings: Settings, now: datetime
+) -> Outcome:
+    """Parse and apply a stored delivery again (it was authenticated when it arrived)."""
+    event = await service.get_event(session, event_id)
+    connector = await service.get_connector(session, event.connector_id)
+    kind = get_kind(connector.kind)
+    try:
+        parsed = kind.parse(event.body, service.to_config(connector))
+    except ParseError as exc:
+        outcome = Outcome(InboundStatus.failed, reason=str(exc)[:2000])
+    else:
+        outcome = await apply(
+            session, connector=connector, parsed=parsed, settings=settings, now=now
+        )
+    _mark(event, outcome, now)
+    event.replay_count += 1
+    await session.flush()
+    outcome.event_id = event.id
+    return outcome

@@ -1,0 +1,87 @@
+"""Jira REST calls (itsm-contracts.md §1.6): API v2 paths, which Cloud and Data Center share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from app.connectors import outbound
+from app.connectors.base import ConnectorConfig, PermanentError
+
+
+async def set_property(
+    http: httpx.AsyncClient, connector: ConnectorConfig, issue: str, key: str, value: Any
+) -> None:
+    await outbound.call(
+        http,
+        connector,
+        "PUT",
+        f"/rest/api/2/issue/{issue}/properties/{key}",
+        what="Jira issue property",
+        json=value,
+    )
+
+
+async def set_field(
+    http: httpx.AsyncClient, connector: ConnectorConfig, issue: str, field: str, value: Any
+) -> None:
+    # notifyUsers=false is ignored without admin rights; harmless to ask.
+    await outbound.call(
+        http,
+        connector,
+        "PUT",
+        f"/rest/api/2/issue/{issue}",
+        what="Jira field",
+        params={"notifyUsers": "false"},
+        json={"fields": {field: value}},
+    )
+
+
+async def internal_comment(
+    http: httpx.AsyncClient, connector: ConnectorConfig, issue: str, text: str, *, public: bool
+) -> None:
+    """Service Management comment; public=False keeps it from the customer."""
+    await outbound.call(
+        http,
+        connector,
+        "POST",
+        f"/rest/servicedeskapi/request/{issue}/comment",
+        what="Jira Service Management comment",
+        json={"body": text, "public": public},
+    )
+
+
+async def platform_comment(
+    http: httpx.AsyncClient, connector: ConnectorConfig, issue: str, text: str
+) -> None:
+    """A plain issue comment (customer-visible on Service Management projects)."""
+    await outbound.call(
+        http,
+        connector,
+        "POST",
+        f"/rest/api/2/issue/{issue}/comment",
+        what="Jira comment",
+        json={"body": text},
+    )
+
+
+async def user_email(
+    http: httpx.AsyncClient, connector: ConnectorConfig, user_id: str, *, cloud: bool
+) -> str | None:
+    """Cloud looks users up by accountId, Data Center by username; None when hidden or absent."""
+    params = {"accountId": user_id} if cloud else {"username": user_id}
+    try:
+        response = await outbound.call(
+            http, connector, "GET", "/rest/api/2/user", what="Jira user lookup", params=params
+        )
+    except PermanentError as exc:
+        if "HTTP 404" in str(exc):
+            return None
+        raise
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    email = data.get("emailAddress") if isinstance(data, dict) else None
+    return str(email) if email else None

@@ -1,0 +1,175 @@
+"""Jira Cloud and Data Center: admin webhooks (signed) and Automation web requests (token)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import httpx
+from pydantic import ValidationError
+
+from app.connectors import signatures
+from app.connectors.base import (
+    ConnectorConfig,
+    ConnectorKind,
+    Ignored,
+    ParseError,
+    SignatureError,
+    TicketEvent,
+)
+from app.connectors.jira import client
+from app.connectors.jira.payloads import Issue, Webhook, jira_time, site_of
+from app.connectors.texts import score_document, score_note
+from app.tickets.events import PostComment, TicketRef, WriteBack
+from app.tickets.schemas import TicketData
+
+
+def cycle_of(issue: Issue, timestamp_ms: int | None) -> tuple[str, datetime | None, bool]:
+    """(cycle key, resolved at, guessed?): `resolutiondate`, else the time the issue entered
+    the done category; both survive Resolved -> Closed and change on a reopen (§1.3)."""
+    fields = issue.fields
+    if resolved := jira_time(fields.resolutiondate):
+        return f"resolved:{resolved.isoformat()}", resolved, False
+    if done_since := jira_time(fields.statuscategorychangedate):
+        return f"done:{done_since.isoformat()}", done_since, False
+    at = datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms else None
+    return f"event:{timestamp_ms}", at, True
+
+
+def ticket_data(
+    issue: Issue, connector: ConnectorConfig, resolved_at: datetime | None
+) -> TicketData:
+    fields = issue.fields
+    reporter = fields.reporter
+    site = site_of(issue) or connector.api_base
+    return TicketData(
+        external_id=issue.id,  # ids survive project moves; keys do not
+        number=issue.key,
+        title=fields.summary or "",
+        table=fields.issuetype.name if fields.issuetype else None,
+        url=f"{site}/browse/{issue.key}",
+        requester_id=reporter.id if reporter else None,
+        requester_email=reporter.email if reporter else None,
+        requester_name=reporter.display_name if reporter else None,
+        requester_locale=reporter.locale if reporter else None,
+        assignee=fields.assignee.display_name if fields.assignee else None,
+        assignment_group=fields.project.name if fields.project else None,
+        service=fields.components[0].name if fields.components else None,
+        priority=fields.priority.name if fields.priority else None,
+        opened_at=jira_time(fields.created),
+        resolved_at=resolved_at,
+        raw={"status": fields.status.name if fields.status else None, "site": site},
+    )
+
+
+def resolution(issue: Issue, connector: ConnectorConfig, timestamp: int | None) -> TicketEvent:
+    cycle, resolved_at, guess = cycle_of(issue, timestamp)
+    return TicketEvent(ticket_data(issue, connector, resolved_at), cycle, guess)
+
+
+def parse_webhook(data: dict, connector: ConnectorConfig) -> TicketEvent | Ignored:
+    event = data.get("webhookEvent")
+    if event == "jira:issue_created":
+        return Ignored("issue created events are never surveyed")
+    if event != "jira:issue_updated":
+        return Ignored(f"event {event} is not an issue update")
+    try:
+        hook = Webhook.model_validate(data)
+    except ValidationError as exc:
+        raise ParseError(f"not a Jira issue webhook: {exc.errors()[0]['msg']}") from exc
+    items = hook.changelog.items if hook.changelog else []
+    status = next((i for i in items if i.is_field("status")), None)
+    if status is None:
+        return Ignored("no status change in this update")
+    if hook.issue.category != "done":
+        # Leaving done (or clearing the resolution) ends the cycle; the next done starts one.
+        return Ignored(
+            f"status {status.to_string} is not in the done category", reopened=hook.issue.id
+        )
+    return resolution(hook.issue, connector, hook.timestamp)
+
+
+def parse_automation(issue_data: dict, connector: ConnectorConfig) -> TicketEvent | Ignored:
+    """Automation "Send web request": the rule decides when; the body is the issue (or
+    `{"issue": …}`), with no changelog."""
+    try:
+        issue = Issue.model_validate(issue_data)
+    except ValidationError as exc:
+        raise ParseError(f"not a Jira issue: {exc.errors()[0]['msg']}") from exc
+    if issue.category != "done":
+        return Ignored(f"issue {issue.key} is not in the done category", reopened=issue.id)
+    return resolution(issue, connector, None)
+
+
+class JiraKind(ConnectorKind):
+    kind = "jira"
+
+    def verify(
+        self, headers: Mapping[str, str], body: bytes, connector: ConnectorConfig, now: datetime
+    ) -> None:
+        secret = connector.webhook_secret
+        if "x-hub-signature" in headers:
+            if not signatures.check_hub_signature(headers, body, secret):
+                raise SignatureError("X-Hub-Signature does not match this connector's secret")
+            return
+        if "authorization" in headers:  # Jira Automation cannot sign: it sends a token
+            if not signatures.check_bearer(headers, secret):
+                raise SignatureError("The bearer token does not match this connector's secret")
+            return
+        raise SignatureError("Send X-Hub-Signature (webhook) or Authorization: Bearer (Automation)")
+
+    def delivery_id(self, headers: Mapping[str, str], body: bytes) -> str:
+        # Jira retries carry the same identifier; Automation sends none, so the body stands in.
+        return (
+            headers.get("x-atlassian-webhook-identifier")
+            or "sha256:" + hashlib.sha256(body).hexdigest()
+        )
+
+    def parse(self, body: bytes, connector: ConnectorConfig) -> TicketEvent | Ignored:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"body is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ParseError("body is not a JSON object")
+        if "webhookEvent" in data:
+            return parse_webhook(data, connector)
+        if isinstance(data.get("issue"), dict):
+            return parse_automation(data["issue"], connector)
+        if "key" in data and "fields" in data:
+            return parse_automation(data, connector)
+        raise ParseError("neither a Jira webhook (webhookEvent) nor an Automation issue body")
+
+    async def write_back(
+        self, http: httpx.AsyncClient, connector: ConnectorConfig, result: WriteBack
+    ) -> None:
+        options = connector.options
+        issue = result.ticket.external_id
+        # Setting values first: they are idempotent, so a retry after a failed comment is safe.
+        if options.property_key:
+            await client.set_property(
+                http, connector, issue, options.property_key, score_document(result)
+            )
+        if options.score_custom_field:
+            await client.set_field(http, connector, issue, options.score_custom_field, result.score)
+        if options.comment == "internal":
+            await client.internal_comment(http, connector, issue, score_note(result), public=False)
+        elif options.comment == "platform":
+            await client.platform_comment(http, connector, issue, score_note(result))
+
+    async def post_comment(
+        self, http: httpx.AsyncClient, connector: ConnectorConfig, comment: PostComment
+    ) -> None:
+        issue = comment.ticket.external_id
+        if connector.options.comment == "internal":  # a Service Management project
+            await client.internal_comment(http, connector, issue, comment.text, public=True)
+        else:
+            await client.platform_comment(http, connector, issue, comment.text)
+
+    async def lookup_contact(
+        self, http: httpx.AsyncClient, connector: ConnectorConfig, ticket: TicketRef, user_id: str
+    ) -> str | None:
+        cloud = "atlassian.net" in connector.base_url or "api.atlassian.com" in connector.base_url
+        return await client.user_email(http, connector, user_id, cloud=cloud)

@@ -1,0 +1,167 @@
+"""Connectors: admin CRUD, the configuration a kind sees, and the webhook inbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.connectors.base import ConnectorConfig
+from app.connectors.models import Connector, InboundEvent
+from app.connectors.options import ConnectorOptions
+from app.connectors.registry import get_kind
+from app.connectors.schemas import ConnectorCreate, ConnectorUpdate, auth_to_storage
+from app.errors import Conflict, NotFound, Unprocessable
+from app.pagination import paginate
+
+
+class ConnectorNotFound(NotFound):
+    type, title = "connector-not-found", "Connector not found"
+
+
+class InboundEventNotFound(NotFound):
+    type, title = "inbound-event-not-found", "Inbound event not found"
+
+
+def to_config(connector: Connector) -> ConnectorConfig:
+    return ConnectorConfig(
+        id=connector.id,
+        name=connector.name,
+        kind=connector.kind,
+        base_url=connector.base_url,
+        webhook_secret=connector.webhook_secret,
+        auth=dict(connector.auth or {}),
+        channel=connector.channel,
+        options=ConnectorOptions.model_validate(connector.options or {}),
+    )
+
+
+async def create_connector(
+    session: AsyncSession, *, data: ConnectorCreate, now: datetime
+) -> Connector:
+    get_kind(data.kind)  # unknown kind -> 404 problem
+    connector = Connector(
+        id=uuid.uuid4(),
+        name=data.name,
+        kind=data.kind,
+        base_url=data.base_url_text,
+        enabled=data.enabled,
+        webhook_secret=data.webhook_secret.get_secret_value(),
+        auth=auth_to_storage(data.auth),
+        channel=data.channel,
+        options=data.options.model_dump(mode="json"),
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(connector)
+    except IntegrityError as exc:
+        raise Conflict(f"A connector named {data.name!r} exists") from exc
+    return connector
+
+
+async def list_connectors(
+    session: AsyncSession, *, cursor: str | None, limit: int
+) -> tuple[list[Connector], str | None]:
+    return await paginate(
+        session,
+        select(Connector),
+        time_col=Connector.created_at,
+        id_col=Connector.id,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+async def get_connector(session: AsyncSession, connector_id: uuid.UUID) -> Connector:
+    connector = await session.get(Connector, connector_id)
+    if connector is None:
+        raise ConnectorNotFound(f"No connector {connector_id}")
+    return connector
+
+
+async def get_enabled_by_name(session: AsyncSession, name: str) -> Connector:
+    connector = await session.scalar(select(Connector).where(Connector.name == name))
+    if connector is None or not connector.enabled:
+        raise ConnectorNotFound(f"No enabled connector named {name!r}")
+    return connector
+
+
+async def update_connector(
+    session: AsyncSession, *, connector_id: uuid.UUID, data: ConnectorUpdate, now: datetime
+) -> Connector:
+    connector = await get_connector(session, connector_id)
+    if data.base_url is not None:
+        connector.base_url = str(data.base_url).rstrip("/")
+    if data.webhook_secret is not None:
+        connector.webhook_secret = data.webhook_secret.get_secret_value()
+    if data.auth is not None:
+        connector.auth = auth_to_storage(data.auth)
+    if data.channel is not None:
+        connector.channel = data.channel
+    if data.enabled is not None:
+        connector.enabled = data.enabled
+    if data.options is not None:
+        try:
+            merged = ConnectorOptions.model_validate({**(connector.options or {}), **data.options})
+        except ValidationError as exc:
+            raise Unprocessable(f"Invalid options: {exc.errors()[0]['msg']}") from exc
+        connector.options = merged.model_dump(mode="json")
+    connector.updated_at = now
+    await session.flush()
+    return connector
+
+
+async def set_enabled(
+    session: AsyncSession, *, connector_id: uuid.UUID, enabled: bool, now: datetime
+) -> Connector:
+    connector = await get_connector(session, connector_id)
+    connector.enabled = enabled
+    connector.updated_at = now
+    await session.flush()
+    return connector
+
+
+async def delete_connector(session: AsyncSession, connector_id: uuid.UUID) -> None:
+    """Delete the connector with its tickets, requests and inbox (ON DELETE CASCADE)."""
+    connector = await get_connector(session, connector_id)
+    await session.delete(connector)
+    await session.flush()
+
+
+# --- the inbox ----------------------------------------------------------------------------
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    connector_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[InboundEvent], str | None]:
+    stmt = select(InboundEvent)
+    if status:
+        stmt = stmt.where(InboundEvent.status == status)
+    if connector_id:
+        stmt = stmt.where(InboundEvent.connector_id == connector_id)
+    return await paginate(
+        session,
+        stmt,
+        time_col=InboundEvent.received_at,
+        id_col=InboundEvent.id,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+async def get_event(session: AsyncSession, event_id: uuid.UUID) -> InboundEvent:
+    event = await session.get(InboundEvent, event_id)
+    if event is None:
+        raise InboundEventNotFound(f"No inbound event {event_id}")
+    return event

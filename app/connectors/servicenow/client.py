@@ -1,0 +1,121 @@
+"""ServiceNow Table API calls (itsm-contracts.md §2.2, §2.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from app.connectors import outbound
+from app.connectors.base import ConnectorConfig, PermanentError
+
+# Fields the catch-up poll asks for: everything parse() reads, requester e-mails dot-walked.
+POLL_FIELDS = ",".join(
+    [
+        "sys_id",
+        "number",
+        "sys_class_name",
+        "short_description",
+        "state",
+        "caller_id",
+        "caller_id.email",
+        "requested_for",
+        "requested_for.email",
+        "opened_by",
+        "opened_by.email",
+        "assignment_group",
+        "assigned_to",
+        "business_service",
+        "category",
+        "priority",
+        "contact_type",
+        "made_sla",
+        "opened_at",
+        "resolved_at",
+        "closed_at",
+        "sys_updated_on",
+    ]
+)
+
+
+async def patch_record(
+    http: httpx.AsyncClient,
+    connector: ConnectorConfig,
+    *,
+    table: str,
+    sys_id: str,
+    values: dict[str, Any],
+) -> None:
+    """PATCH one record; the ?sysparm_fields keeps the answer small."""
+    await outbound.call(
+        http,
+        connector,
+        "PATCH",
+        f"/api/now/table/{table}/{sys_id}",
+        what=f"ServiceNow PATCH {table}",
+        params={"sysparm_fields": "sys_id,number"},
+        json=values,
+    )
+
+
+async def user_email(
+    http: httpx.AsyncClient, connector: ConnectorConfig, sys_id: str
+) -> str | None:
+    """The sys_user's e-mail; None when the user has none or does not exist."""
+    try:
+        response = await outbound.call(
+            http,
+            connector,
+            "GET",
+            f"/api/now/table/sys_user/{sys_id}",
+            what="ServiceNow sys_user lookup",
+            params={"sysparm_fields": "email"},
+        )
+    except PermanentError as exc:
+        if "HTTP 404" in str(exc):
+            return None
+        raise
+    result = _json(response).get("result") or {}
+    email = result.get("email") if isinstance(result, dict) else None
+    return str(email) if email else None
+
+
+async def resolved_records(
+    http: httpx.AsyncClient,
+    connector: ConnectorConfig,
+    *,
+    table: str,
+    states: list[str],
+    since: str,
+    offset: int,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """One page of records in a resolved state updated at or after `since` (UTC), oldest first."""
+    query = f"stateIN{','.join(states)}^sys_updated_on>={since}^ORDERBYsys_updated_on"
+    response = await outbound.call(
+        http,
+        connector,
+        "GET",
+        f"/api/now/table/{table}",
+        what=f"ServiceNow poll {table}",
+        params={
+            "sysparm_query": query,
+            "sysparm_display_value": "all",
+            "sysparm_exclude_reference_link": "true",
+            "sysparm_fields": POLL_FIELDS,
+            "sysparm_limit": str(limit),
+            "sysparm_offset": str(offset),
+        },
+    )
+    result = _json(response).get("result")
+    if not isinstance(result, list):
+        raise PermanentError("ServiceNow poll: the answer has no `result` list")
+    return [r for r in result if isinstance(r, dict)]
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise PermanentError(f"not JSON: {response.text[:200]}") from exc
+    return data if isinstance(data, dict) else {}
