@@ -140,7 +140,9 @@ class TargetCheck:
     status: str  # met | at_risk | breached
 
 
-def _check(name: str, target: float, actual: float | None, margin: float, higher: bool) -> TargetCheck:
+def _check(
+    name: str, target: float, actual: float | None, margin: float, higher: bool
+) -> TargetCheck:
     if actual is None:
         # Nothing to measure is not a miss we can size: flag it rather than call it breached.
         return TargetCheck(name, target, actual, margin, "at_risk")
@@ -171,9 +173,7 @@ def xla_checks(
         )
     if min_response_rate is not None:
         checks.append(
-            _check(
-                "response_rate", min_response_rate, response_rate, RESPONSE_RATE_MARGIN, True
-            )
+            _check("response_rate", min_response_rate, response_rate, RESPONSE_RATE_MARGIN, True)
         )
     return checks
 

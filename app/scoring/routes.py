@@ -1,4 +1,247 @@
-from fastapi import APIRouter
+"""/api/v1 scores, factors, XLAs, insights and exports; the dashboard is in dashboard.py."""
 
-router = APIRouter()  # admin routes under /api/v1
-public_router = APIRouter()  # routes outside /api/v1
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.deps import AdminKey, ReadKey
+from app.clock import utcnow
+from app.db import SessionDep, get_session
+from app.pagination import Page
+from app.scoring import exports, insights, service, xla
+from app.scoring.dashboard import public_router
+from app.scoring.docs import described
+from app.scoring.schemas import (
+    Breakdown,
+    BreakdownRow,
+    Dimension,
+    FactorList,
+    Interval,
+    ScoreFilter,
+    ScoreSummary,
+    Trend,
+    TrendPoint,
+    Watermelon,
+    XlaCreate,
+    XlaRead,
+    XlaUpdate,
+)
+
+__all__ = ["public_router", "router"]
+
+router = APIRouter(tags=["scores"])
+
+Filter = Annotated[ScoreFilter, Query()]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+# An export streams after the handler returns, so its session must outlive the handler
+# ("request" scope); the auth session keeps its commit-before-response scope.
+StreamSession = Annotated[AsyncSession, Depends(get_session, scope="request")]
+
+
+def hourly_cost(request: Request) -> float:
+    return request.app.state.settings.hourly_cost
+
+
+HourlyCost = Annotated[float, Depends(hourly_cost)]
+FIGURES = ("sent", "rate", "happiness", "csat", "mean", "lost", "sla", "empty")
+
+
+@router.get("/scores", response_model=ScoreSummary, description=described(*FIGURES, "factor"))
+async def get_scores(
+    session: SessionDep, _: ReadKey, filt: Filter, cost: HourlyCost
+) -> ScoreSummary:
+    """Experience scores for a filter."""
+    figures = await service.summary(session, filt, hourly_cost=cost)
+    factors = await service.factors(session, filt)
+    return ScoreSummary(filter=filt, figures=figures, factors=factors)
+
+
+@router.get("/scores/breakdown", response_model=Breakdown, description=described(*FIGURES))
+async def get_breakdown(
+    session: SessionDep,
+    _: ReadKey,
+    filt: Filter,
+    cost: HourlyCost,
+    by: Dimension,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Breakdown:
+    """Experience scores per service, group, agent or other ticket field."""
+    rows, next_cursor = await service.breakdown_page(
+        session, filt, by=by, hourly_cost=cost, cursor=cursor, limit=limit
+    )
+    items = [BreakdownRow(key=k, figures=f) for k, f in rows]
+    return Breakdown(by=by, filter=filt, items=items, next_cursor=next_cursor)
+
+
+@router.get("/scores/trend", response_model=Trend, description=described(*FIGURES, "time"))
+async def get_trend(
+    session: SessionDep,
+    _: ReadKey,
+    filt: Filter,
+    cost: HourlyCost,
+    interval: Interval = Interval.week,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 400,
+) -> Trend:
+    """Experience scores per day, ISO week or month of ticket resolution."""
+    rows, next_cursor = await service.trend_page(
+        session, filt, interval=interval, hourly_cost=cost, cursor=cursor, limit=limit
+    )
+    items = [TrendPoint(period=p, figures=f) for p, f in rows]
+    return Trend(interval=interval, filter=filt, items=items, next_cursor=next_cursor)
+
+
+@router.get("/factors", response_model=FactorList, description=described("factor", "empty"))
+async def get_factors(session: SessionDep, _: ReadKey, filt: Filter) -> FactorList:
+    """What influenced the experience: every factor with its share."""
+    return await service.factors(session, filt)
+
+
+# --- XLAs -------------------------------------------------------------------------------------
+
+At = Annotated[date | None, Query(description="A local day in the period to judge; default today.")]
+Tz = Annotated[str, Query(description="IANA time zone of the period.")]
+
+
+def _at(at: date | None, tz: str) -> date:
+    return at or utcnow().astimezone(ScoreFilter(tz=tz).zone).date()
+
+
+@router.get("/xlas", response_model=Page[XlaRead], tags=["xlas"], description=described("xla"))
+async def list_xlas(
+    session: SessionDep,
+    _: ReadKey,
+    cost: HourlyCost,
+    at: At = None,
+    tz: Tz = "UTC",
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Page[XlaRead]:
+    """List XLA targets, newest first, each with the status of its current period."""
+    day = _at(at, tz)
+    rows, next_cursor = await xla.page(session, cursor=cursor, limit=limit)
+    items = [await xla.read(session, r, at=day, tz=tz, hourly_cost=cost) for r in rows]
+    return Page[XlaRead](items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/xlas",
+    response_model=XlaRead,
+    status_code=status.HTTP_201_CREATED,
+    tags=["xlas"],
+    description=described("xla"),
+)
+async def create_xla(
+    body: XlaCreate, session: SessionDep, _: AdminKey, cost: HourlyCost
+) -> XlaRead:
+    """Create an XLA target."""
+    target = await xla.create(session, body)
+    return await xla.read(session, target, at=_at(None, "UTC"), tz="UTC", hourly_cost=cost)
+
+
+@router.get("/xlas/{xla_id}", response_model=XlaRead, tags=["xlas"], description=described("xla"))
+async def get_xla(
+    xla_id: uuid.UUID,
+    session: SessionDep,
+    _: ReadKey,
+    cost: HourlyCost,
+    at: At = None,
+    tz: Tz = "UTC",
+) -> XlaRead:
+    """Get an XLA target with its status for the period holding `at`."""
+    target = await xla.get(session, xla_id)
+    return await xla.read(session, target, at=_at(at, tz), tz=tz, hourly_cost=cost)
+
+
+@router.patch("/xlas/{xla_id}", response_model=XlaRead, tags=["xlas"], description=described("xla"))
+async def update_xla(
+    xla_id: uuid.UUID, body: XlaUpdate, session: SessionDep, _: AdminKey, cost: HourlyCost
+) -> XlaRead:
+    """Change an XLA target."""
+    target = await xla.update(session, xla_id, body)
+    return await xla.read(session, target, at=_at(None, "UTC"), tz="UTC", hourly_cost=cost)
+
+
+@router.delete("/xlas/{xla_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["xlas"])
+async def delete_xla(xla_id: uuid.UUID, session: SessionDep, _: AdminKey) -> None:
+    """Delete an XLA target."""
+    await xla.delete(session, xla_id)
+
+
+# --- insights and exports ---------------------------------------------------------------------
+
+
+@router.get(
+    "/insights/watermelon",
+    response_model=Watermelon,
+    tags=["insights"],
+    description=described("watermelon", "sla", "happiness"),
+)
+async def get_watermelon(
+    session: SessionDep,
+    _: ReadKey,
+    filt: Filter,
+    sla_min: Annotated[float, Query(ge=0, le=1)] = insights.SLA_MIN,
+    happiness_max: Annotated[float, Query(ge=-100, le=100)] = insights.HAPPINESS_MAX,
+    min_responses: Annotated[int, Query(ge=1)] = insights.MIN_RESPONSES,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Watermelon:
+    """Services and groups that look green on SLA and red on experience, and their tickets."""
+    groups = await insights.groups(
+        session, filt, sla_min=sla_min, happiness_max=happiness_max, min_responses=min_responses
+    )
+    tickets, next_cursor = await insights.tickets(session, filt, cursor=cursor, limit=limit)
+    return Watermelon(
+        sla_min=sla_min,
+        happiness_max=happiness_max,
+        min_responses=min_responses,
+        groups=groups,
+        tickets=tickets,
+        next_cursor=next_cursor,
+    )
+
+
+async def _stream(session: AsyncSession, filt: ScoreFilter, fmt: str) -> AsyncIterator[str]:
+    if fmt == "csv":
+        yield exports.csv_header()
+    async for batch in exports.records(session, filt):
+        yield exports.csv_rows(batch) if fmt == "csv" else exports.jsonl(batch)
+
+
+@router.get(
+    "/exports/responses.csv",
+    tags=["exports"],
+    response_class=StreamingResponse,
+    description=described("export"),
+)
+async def export_csv(_: ReadKey, filt: Filter, session: StreamSession) -> StreamingResponse:
+    """Responses joined with their tickets as CSV, streamed."""
+    return StreamingResponse(
+        _stream(session, filt, "csv"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="responses.csv"'},
+    )
+
+
+@router.get(
+    "/exports/responses.jsonl",
+    tags=["exports"],
+    response_class=StreamingResponse,
+    description=described("export"),
+)
+async def export_jsonl(_: ReadKey, filt: Filter, session: StreamSession) -> StreamingResponse:
+    """Responses joined with their tickets as JSON Lines, streamed."""
+    return StreamingResponse(
+        _stream(session, filt, "jsonl"),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="responses.jsonl"'},
+    )

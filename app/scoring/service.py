@@ -1,0 +1,343 @@
+"""Scores for a filter and grouping: counts and sums per group in SQL, ratios by formulas.py."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import dialect_name
+from app.feedback.models import FeedbackRequest, RequestStatus, Response, ResponseFactor
+from app.feedback.scales import LOST_TIME_MINUTES, NEGATIVE_FACTORS, POSITIVE_FACTORS, SCALES
+from app.pagination import InvalidCursor, decode_cursor, encode_cursor
+from app.scoring import formulas
+from app.scoring.schemas import (
+    CsatFigures,
+    Dimension,
+    FactorList,
+    FactorShare,
+    HappinessFigures,
+    LostTimeFigures,
+    NotSent,
+    ScoreFigures,
+    ScoreFilter,
+    SlaFigures,
+)
+from app.scoring.sql import DIMENSIONS, counted_responses, period_key, ticket_conditions
+from app.tickets.models import Ticket
+
+HAPPINESS_SCALE = "happiness-0-10"  # happiness uses 0–10 responses only
+CSAT_SCALE = "faces-5"  # CSAT uses 1–5 responses only
+EVERYTHING = "*"  # the group key of an ungrouped query
+NULL_KEY = "\x7f"  # the breakdown cursor of the null group, which sorts last
+
+
+@dataclass
+class Counts:
+    """Raw per-group counts and sums, as SQL returns them; `figures()` derives the ratios."""
+
+    responses: int = 0
+    per_scale: dict[str, dict[str, int]] = field(default_factory=dict)  # n, sum, happy, unhappy
+    lost_n: int = 0
+    lost_sum: int = 0
+    lost_histogram: dict[int, int] = field(default_factory=dict)
+    requests_sent: int = 0
+    not_sent: list[NotSent] = field(default_factory=list)
+    sla_known: int = 0
+    sla_met: int = 0
+
+    def scale(self, key: str) -> dict[str, int]:
+        return self.per_scale.get(key, {"n": 0, "sum": 0, "happy": 0, "unhappy": 0})
+
+    def figures(self, hourly_cost: float) -> ScoreFigures:
+        h = self.scale(HAPPINESS_SCALE)
+        c = self.scale(CSAT_SCALE)
+        norm_sum, norm_n = 0.0, 0
+        for key, s in self.per_scale.items():
+            scale = SCALES.get(key)
+            if scale is None or not s["n"]:
+                continue
+            # Σ normalised = (Σ score − n × min) × 100 ÷ (max − min): exact on every backend.
+            norm_sum += (s["sum"] - s["n"] * scale.min) * 100 / (scale.max - scale.min)
+            norm_n += s["n"]
+        return ScoreFigures(
+            requests_sent=self.requests_sent,
+            not_sent=sorted(self.not_sent, key=lambda x: (x.status, x.reason or "")),
+            responses=self.responses,
+            response_rate=formulas.ratio(self.responses, self.requests_sent),
+            happiness=HappinessFigures(
+                value=formulas.happiness(h["happy"], h["unhappy"], h["n"]),
+                margin=formulas.happiness_margin(h["happy"], h["unhappy"], h["n"]),
+                low_sample=formulas.low_sample(h["n"]),
+                responses=h["n"],
+                happy=h["happy"],
+                neutral=h["n"] - h["happy"] - h["unhappy"],
+                unhappy=h["unhappy"],
+            ),
+            csat=CsatFigures(
+                value=formulas.csat(c["happy"], c["n"]), responses=c["n"], satisfied=c["happy"]
+            ),
+            mean_normalised_score=formulas.mean(norm_sum, norm_n),
+            lost_time=LostTimeFigures(
+                responses=self.lost_n,
+                mean_minutes=formulas.mean(self.lost_sum, self.lost_n),
+                median_minutes=formulas.median_from_histogram(self.lost_histogram),
+                total_hours=formulas.lost_hours(self.lost_sum),
+                cost=formulas.lost_cost(self.lost_sum, hourly_cost),
+            ),
+            sla=SlaFigures(
+                known=self.sla_known,
+                met=self.sla_met,
+                attainment=formulas.ratio(self.sla_met, self.sla_known),
+            ),
+        )
+
+
+def _count_if(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _response_columns() -> list[Any]:
+    r = Response
+    cols: list[Any] = [func.count().label("n")]
+    for key, scale in SCALES.items():
+        on = r.scale == key
+        cols += [
+            _count_if(on).label(f"{key}:n"),
+            func.coalesce(func.sum(case((on, r.score), else_=0)), 0).label(f"{key}:sum"),
+            _count_if(and_(on, r.score >= scale.happy_from)).label(f"{key}:happy"),
+            _count_if(and_(on, r.score < scale.neutral_from)).label(f"{key}:unhappy"),
+        ]
+    cols += [
+        func.count(r.lost_minutes).label("lost_n"),
+        func.coalesce(func.sum(r.lost_minutes), 0).label("lost_sum"),
+    ]
+    # The median comes from this histogram: lost time is one of scoring.md's eight buckets.
+    cols += [_count_if(r.lost_minutes == m).label(f"lost:{m}") for m in LOST_TIME_MINUTES.values()]
+    return cols
+
+
+async def aggregate(
+    session: AsyncSession, filt: ScoreFilter, group: Any | None = None, **window: Any
+) -> dict[Any, Counts]:
+    """Counts per value of `group` (a SQL expression over tickets), or under EVERYTHING."""
+    conds = ticket_conditions(filt, **window)
+    key = (group if group is not None else literal_column(f"'{EVERYTHING}'")).label("key")
+    grouped = (lambda stmt: stmt.group_by(group)) if group is not None else (lambda stmt: stmt)
+    out: dict[Any, Counts] = defaultdict(Counts)
+
+    stmt = select(key, *_response_columns()).join(Ticket, Ticket.id == Response.ticket_id)
+    for row in await session.execute(grouped(stmt.where(counted_responses(), *conds))):
+        m = row._mapping
+        if group is None and not m["n"]:
+            continue
+        counts = out[m["key"]]
+        counts.responses = m["n"]
+        counts.per_scale = {
+            k: {f: int(m[f"{k}:{f}"]) for f in ("n", "sum", "happy", "unhappy")} for k in SCALES
+        }
+        counts.lost_n, counts.lost_sum = m["lost_n"], int(m["lost_sum"])
+        counts.lost_histogram = {v: int(m[f"lost:{v}"]) for v in LOST_TIME_MINUTES.values()}
+
+    fr = FeedbackRequest
+    stmt = select(key, func.count(fr.sent_at).label("sent")).join(Ticket, Ticket.id == fr.ticket_id)
+    for row in await session.execute(grouped(stmt.where(*conds))):
+        if row.sent:
+            out[row.key].requests_sent = row.sent
+
+    not_sent = [RequestStatus.suppressed, RequestStatus.failed]
+    stmt = select(key, fr.status, fr.status_reason, func.count().label("n")).join(
+        Ticket, Ticket.id == fr.ticket_id
+    )
+    stmt = stmt.where(fr.status.in_(not_sent), *conds)
+    if group is None:
+        stmt = stmt.group_by(fr.status, fr.status_reason)
+    else:
+        stmt = stmt.group_by(group, fr.status, fr.status_reason)
+    for row in await session.execute(stmt):
+        out[row.key].not_sent.append(
+            NotSent(status=row.status, reason=row.status_reason, requests=row.n)
+        )
+
+    stmt = select(
+        key,
+        func.count(Ticket.sla_met).label("known"),
+        _count_if(Ticket.sla_met.is_(True)).label("met"),
+    )
+    for row in await session.execute(grouped(stmt.where(*conds))):
+        if row.known:
+            out[row.key].sla_known, out[row.key].sla_met = row.known, int(row.met)
+    return out
+
+
+async def summary(session: AsyncSession, filt: ScoreFilter, *, hourly_cost: float) -> ScoreFigures:
+    counts = (await aggregate(session, filt)).get(EVERYTHING, Counts())
+    return counts.figures(hourly_cost)
+
+
+async def breakdown(
+    session: AsyncSession, filt: ScoreFilter, *, by: Dimension, hourly_cost: float
+) -> list[tuple[str | None, ScoreFigures]]:
+    """Every group with tickets, requests or responses in scope, sorted by key (null last)."""
+    groups = await aggregate(session, filt, DIMENSIONS[by])
+    keys = sorted(groups, key=lambda k: (k is None, str(k) if k is not None else ""))
+    return [(None if k is None else str(k), groups[k].figures(hourly_cost)) for k in keys]
+
+
+async def trend(
+    session: AsyncSession,
+    filt: ScoreFilter,
+    *,
+    interval: str,
+    first: date,
+    last: date,
+    hourly_cost: float,
+) -> list[tuple[date, ScoreFigures]]:
+    """One point per period from the one holding `first` to the one holding `last`; periods
+    without data are present with zero counts and null ratios."""
+    starts = formulas.periods(first, last, interval)
+    if not starts:
+        return []
+    zone = filt.zone
+    window_start = formulas.local_midnight_utc(starts[0], zone)
+    window_end = formulas.local_midnight_utc(formulas.next_period(starts[-1], interval), zone)
+    # Intersect the page's window with the filter's own days.
+    start, end = _intersect(filt, window_start, window_end)
+    group = period_key(Ticket.resolved_at, interval, filt.tz, dialect_name(session))
+    groups = await aggregate(session, filt, group, start=start, end=end)
+    return [(s, groups.get(s.isoformat(), Counts()).figures(hourly_cost)) for s in starts]
+
+
+def _intersect(filt: ScoreFilter, start: Any, end: Any) -> tuple[Any, Any]:
+    zone = filt.zone
+    if filt.date_from:
+        start = max(start, formulas.local_midnight_utc(filt.date_from, zone))
+    if filt.date_to:
+        end = min(end, formulas.local_midnight_utc(filt.date_to + timedelta(days=1), zone))
+    return start, end
+
+
+async def resolved_days(session: AsyncSession, filt: ScoreFilter) -> tuple[date, date] | None:
+    """The first and last local resolution days in scope, for a trend without a day range."""
+    stmt = select(func.min(Ticket.resolved_at), func.max(Ticket.resolved_at)).where(
+        *ticket_conditions(filt)
+    )
+    low, high = (await session.execute(stmt)).one()
+    if low is None:
+        return None
+    zone = filt.zone
+    return formulas.local_day(low, zone), formulas.local_day(high, zone)
+
+
+async def factors(session: AsyncSession, filt: ScoreFilter) -> FactorList:
+    """Every known factor with its share of same-polarity responses, most picked first."""
+    f = ResponseFactor
+    base = (
+        select()
+        .select_from(f)
+        .join(Response, Response.id == f.response_id)
+        .join(Ticket, Ticket.id == Response.ticket_id)
+        .where(counted_responses(), *ticket_conditions(filt))
+    )
+    picked = {
+        (row.factor, row.polarity): row.n
+        for row in await session.execute(
+            base.add_columns(f.factor, f.polarity, func.count().label("n")).group_by(
+                f.factor, f.polarity
+            )
+        )
+    }
+    totals = {
+        row.polarity: row.n
+        for row in await session.execute(
+            base.add_columns(
+                f.polarity, func.count(func.distinct(f.response_id)).label("n")
+            ).group_by(f.polarity)
+        )
+    }
+
+    def shares(polarity: str, known: tuple[str, ...]) -> list[FactorShare]:
+        names = list(known) + sorted({k for k, p in picked if p == polarity} - set(known))
+        rows = [
+            FactorShare(
+                factor=name,
+                polarity=polarity,
+                responses=picked.get((name, polarity), 0),
+                share=formulas.ratio(picked.get((name, polarity), 0), totals.get(polarity, 0)),
+            )
+            for name in names
+        ]
+        return sorted(rows, key=lambda r: (-r.responses, names.index(r.factor)))
+
+    return FactorList(
+        positive_responses=totals.get("positive", 0),
+        negative_responses=totals.get("negative", 0),
+        positive=shares("positive", POSITIVE_FACTORS),
+        negative=shares("negative", NEGATIVE_FACTORS),
+    )
+
+
+def _after(keys: list[str], cursor: str | None) -> int:
+    """Index of the first key after the cursor's key (keys are sorted, cursor is a key)."""
+    if cursor is None:
+        return 0
+    values = decode_cursor(cursor)
+    if len(values) != 1:
+        raise InvalidCursor("The cursor is not one this API issued")
+    return bisect.bisect_right(keys, values[0])
+
+
+async def breakdown_page(
+    session: AsyncSession,
+    filt: ScoreFilter,
+    *,
+    by: Dimension,
+    hourly_cost: float,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[tuple[str | None, ScoreFigures]], str | None]:
+    rows = await breakdown(session, filt, by=by, hourly_cost=hourly_cost)
+    # Sort key for the cursor: null groups sort last, as "\x7f" never starts a real value here.
+    sort_keys = [NULL_KEY if k is None else "\x00" + k for k, _ in rows]
+    start = _after(sort_keys, cursor)
+    chunk = rows[start : start + limit]
+    more = start + limit < len(rows)
+    return chunk, encode_cursor(sort_keys[start + limit - 1]) if more else None
+
+
+async def trend_page(
+    session: AsyncSession,
+    filt: ScoreFilter,
+    *,
+    interval: str,
+    hourly_cost: float,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[tuple[date, ScoreFigures]], str | None]:
+    """Periods from the filter's first day (or the first resolution in scope) to its last."""
+    first, last = filt.date_from, filt.date_to
+    if first is None or last is None:
+        seen = await resolved_days(session, filt)
+        if seen is None:
+            return [], None
+        first, last = first or seen[0], last or seen[1]
+    starts = [s.isoformat() for s in formulas.periods(first, last, interval)]
+    begin = _after(starts, cursor)
+    chunk = starts[begin : begin + limit]
+    if not chunk:
+        return [], None
+    points = await trend(
+        session,
+        filt,
+        interval=interval,
+        first=date.fromisoformat(chunk[0]),
+        last=date.fromisoformat(chunk[-1]),
+        hourly_cost=hourly_cost,
+    )
+    more = begin + limit < len(starts)
+    return points, encode_cursor(chunk[-1]) if more else None
