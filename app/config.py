@@ -20,6 +20,8 @@ class SmtpSettings(BaseModel):
     use_tls: bool = False  # implicit TLS (port 465)
     sender: str = "XPulse <xpulse@localhost>"
     timeout_seconds: float = 20.0
+    validate_certs: bool = True  # verify the server's certificate for STARTTLS / TLS
+    reply_to: str = ""  # optional Reply-To on feedback mails
 
 
 class JobSettings(BaseModel):
@@ -38,7 +40,16 @@ class FeedbackSettings(BaseModel):
     reminder_delay_hours: float = 24.0
     fatigue_days: int = 0  # at most one request per requester per N days; 0 = off
     default_locale: str = "en"
-    rate_limit_per_minute: int = 30  # per token and per client address
+    rate_limit_per_minute: int = 30  # per token (and the default per client address)
+    rate_limit_per_address_per_minute: int = 0  # 0 = same as rate_limit_per_minute
+    # Mail-scanner judgement (docs/readme-feedback.md): options of one mail opened within
+    # this many seconds of a click make it automated; a trap-link hit within trap_seconds too.
+    scanner_burst_seconds: float = 3.0
+    scanner_trap_seconds: float = 30.0
+    scanner_min_seconds_after_send: float = 0.0  # clicks sooner after sending: automated; 0=off
+    click_dwell_ms: int = 1500  # the page's script records the one-click after this pause
+    writeback_delay_seconds: float = 30.0  # let evidence settle and answers finish first
+    reminders_per_tick: int = 500
 
 
 class Settings(BaseSettings):

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import UUIDPK, Base, Timestamps
+from app.db import UUIDPK, Base, BigIntPK, Timestamps
 
 
 class RequestStatus(StrEnum):
@@ -40,6 +40,9 @@ class FeedbackRequest(Timestamps, Base):
     reminded_at: Mapped[datetime | None]
     expires_at: Mapped[datetime]
     responded_at: Mapped[datetime | None]
+    # Resends delivered so far: a resend job carries the number it delivers, so a retried or
+    # duplicated job sends once (compare-and-set in the job's transaction).
+    resend_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_feedback_requests_status_sent_at", "status", "sent_at"),
@@ -88,3 +91,28 @@ class OptOut(Base):
     requester_key: Mapped[str] = mapped_column(String(400), primary_key=True)
     created_at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(32), default="link")
+
+
+class OpenKind(StrEnum):
+    page = "page"  # GET of a one-click link (?s=)
+    head = "head"  # HEAD of any feedback URL: only scanners and link checkers send these
+    trap = "trap"  # the hidden link no person can see or click
+
+
+class FeedbackOpen(Base):
+    """Every fetch of a request's links: the evidence the scanner judgement reads."""
+
+    __tablename__ = "feedback_opens"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("feedback_requests.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    score: Mapped[int | None]
+    opened_at: Mapped[datetime]
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    client_hash: Mapped[str | None] = mapped_column(String(16))  # truncated hash, never the IP
+    scanner_ua: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (Index("ix_feedback_opens_request_id_opened_at", "request_id", "opened_at"),)

@@ -75,3 +75,12 @@ def factor_polarity(key: str) -> str | None:
     if key in NEGATIVE_FACTORS:
         return "negative"
     return None
+
+
+def offered_factors(band: Band) -> tuple[str, ...]:
+    """The chips the page offers: positive for happy, negative for unhappy, both for neutral."""
+    if band == Band.happy:
+        return POSITIVE_FACTORS
+    if band == Band.unhappy:
+        return NEGATIVE_FACTORS
+    return POSITIVE_FACTORS + NEGATIVE_FACTORS

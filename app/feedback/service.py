@@ -1,4 +1,4 @@
-"""Feedback requests: create (one per ticket resolution cycle), deliver, and links."""
+"""Feedback requests: create (one per ticket resolution cycle), suppress, deliver, and links."""
 
 from __future__ import annotations
 
@@ -6,15 +6,38 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import insert_ignore
-from app.feedback.models import FeedbackRequest, RequestStatus
+from app.errors import Conflict, NotFound
+from app.feedback import i18n, rules
+from app.feedback.answers import record_response  # noqa: F401 - part of this module's contract
+from app.feedback.models import FeedbackRequest, OptOut, RequestStatus
 from app.feedback.scales import SCALES
+from app.feedback.schemas import SendEmail
 from app.feedback.tokens import token_for, token_hash
+from app.jobs import queue
+from app.tickets.events import PostComment, TicketRef
 from app.tickets.models import Ticket
+
+ACTIVE = (RequestStatus.pending, RequestStatus.sent)
+# Statuses that asked the requester something: they count against the fatigue window.
+ASKED = (
+    RequestStatus.pending,
+    RequestStatus.sent,
+    RequestStatus.responded,
+    RequestStatus.expired,
+)
+
+
+class FeedbackRequestNotFound(NotFound):
+    type, title = "feedback-request-not-found", "Feedback request not found"
+
+
+class RequestNotResendable(Conflict):
+    type, title = "feedback-request-not-resendable", "This request cannot be sent again"
 
 
 @dataclass
@@ -31,13 +54,26 @@ def links_for(request: FeedbackRequest, settings: Settings) -> dict[str, str]:
     return {str(score): f"{base}/f/{token}?s={score}" for score in SCALES[request.scale].scores}
 
 
+def page_url(request: FeedbackRequest, settings: Settings, suffix: str = "") -> str:
+    token = token_for(request.id, settings.secret_key.get_secret_value())
+    return f"{settings.public_url.rstrip('/')}/f/{token}{suffix}"
+
+
 def requester_key(ticket: Ticket) -> str | None:
     """Who the requester is, for fatigue and opt-out: their e-mail, else the ITSM user id."""
     if ticket.requester_email:
-        return "email:" + ticket.requester_email.strip().lower()
+        return email_key(ticket.requester_email)
     if ticket.requester_id:
         return f"user:{ticket.connector_id}:{ticket.requester_id}"
     return None
+
+
+def email_key(email: str) -> str:
+    return "email:" + email.strip().lower()
+
+
+async def get_request(session: AsyncSession, request_id: uuid.UUID) -> FeedbackRequest | None:
+    return await session.get(FeedbackRequest, request_id)
 
 
 async def create_request(
@@ -50,8 +86,23 @@ async def create_request(
     settings: Settings,
     now: datetime,
 ) -> RequestOutcome:
-    """The request for this ticket's resolution `cycle`, created once (idempotent on retries)."""
+    """The request for this ticket's resolution `cycle`, created once (idempotent on retries).
+
+    Suppressed requests (opt-out, fatigue, sampling) are stored with their reason; others get
+    their delivery enqueued in the caller's transaction."""
     dedupe_key = f"{ticket.connector_id}:{ticket.external_id}:{cycle}"
+    existing = await _by_dedupe_key(session, dedupe_key)
+    if existing is not None:
+        return _outcome(existing, settings, created=False)
+    key = requester_key(ticket)
+    reason = await _suppression_reason(
+        session,
+        key=key,
+        dedupe_key=dedupe_key,
+        percent=sampling_percent,
+        settings=settings,
+        now=now,
+    )
     request_id = uuid.uuid4()
     inserted = await insert_ignore(
         session,
@@ -61,24 +112,248 @@ async def create_request(
         connector_id=ticket.connector_id,
         dedupe_key=dedupe_key,
         token_hash=token_hash(token_for(request_id, settings.secret_key.get_secret_value())),
-        status=RequestStatus.pending,
+        status=RequestStatus.suppressed if reason else RequestStatus.pending,
+        status_reason=reason,
         channel=channel,
         scale=settings.feedback.scale,
-        locale=ticket.requester_locale,
+        locale=rules.normalise_locale(ticket.requester_locale),
         recipient_email=ticket.requester_email,
-        requester_key=requester_key(ticket),
+        requester_key=key,
         expires_at=now + timedelta(days=settings.feedback.expiry_days),
         created_at=now,
         updated_at=now,
+        resend_count=0,
     )
-    request = await session.scalar(
-        select(FeedbackRequest).where(FeedbackRequest.dedupe_key == dedupe_key)
-    )
+    request = await _by_dedupe_key(session, dedupe_key)
     assert request is not None
-    needs_contact = channel == "email" and not request.recipient_email
-    return RequestOutcome(
-        request=request,
-        links=links_for(request, settings),
-        created=inserted is not None,
-        needs_contact=needs_contact and inserted is not None,
+    if inserted is None:  # a concurrent delivery of the same webhook won the insert
+        return _outcome(request, settings, created=False)
+    needs_contact = False
+    if request.status == RequestStatus.pending:
+        needs_contact = await _start_delivery(session, request, ticket, settings, now)
+    return _outcome(request, settings, created=True, needs_contact=needs_contact)
+
+
+def _outcome(
+    request: FeedbackRequest, settings: Settings, *, created: bool, needs_contact: bool = False
+) -> RequestOutcome:
+    suppressed = request.status == RequestStatus.suppressed
+    links = {} if suppressed else links_for(request, settings)
+    return RequestOutcome(request, links, created=created, needs_contact=needs_contact)
+
+
+async def _by_dedupe_key(session: AsyncSession, dedupe_key: str) -> FeedbackRequest | None:
+    stmt = select(FeedbackRequest).where(FeedbackRequest.dedupe_key == dedupe_key)
+    return await session.scalar(stmt.execution_options(populate_existing=True))
+
+
+async def _suppression_reason(
+    session: AsyncSession,
+    *,
+    key: str | None,
+    dedupe_key: str,
+    percent: int,
+    settings: Settings,
+    now: datetime,
+) -> str | None:
+    if key is not None and await is_opted_out(session, key):
+        return "opted_out"
+    since = rules.fatigue_since(now, settings.feedback.fatigue_days)
+    if key is not None and since is not None:
+        recent = await session.scalar(
+            select(func.count())
+            .select_from(FeedbackRequest)
+            .where(
+                FeedbackRequest.requester_key == key,
+                FeedbackRequest.created_at > since,
+                FeedbackRequest.status.in_(ASKED),
+            )
+        )
+        if recent:
+            return "fatigue"
+    if not rules.sampled_in(dedupe_key, percent):
+        return "sampling"
+    return None
+
+
+async def is_opted_out(session: AsyncSession, key: str) -> bool:
+    return await session.get(OptOut, key) is not None
+
+
+async def _start_delivery(
+    session: AsyncSession,
+    request: FeedbackRequest,
+    ticket: Ticket,
+    settings: Settings,
+    now: datetime,
+) -> bool:
+    """Enqueue the channel's delivery; True when an e-mail address must be looked up first."""
+    if request.channel == "email":
+        if not request.recipient_email:
+            return True
+        await enqueue_email(session, request, kind="initial", now=now)
+    elif request.channel == "ticket_comment":
+        await enqueue_comment(session, request, ticket, settings, now=now)
+    else:  # "none": the links travel in the webhook answer and the API
+        request.status = RequestStatus.sent
+        request.sent_at = now
+        request.updated_at = now
+    return False
+
+
+async def enqueue_email(
+    session: AsyncSession, request: FeedbackRequest, *, kind: str, now: datetime, number: int = 0
+) -> None:
+    keys = {
+        "initial": f"send_email:{request.id}",
+        "reminder": f"reminder:{request.id}:1",
+        "resend": f"resend:{request.id}:{number}",
+    }
+    name = "feedback.send_reminder" if kind == "reminder" else "feedback.send_email"
+    payload = SendEmail(request_id=request.id, kind=kind, resend_number=number or None)
+    await queue.enqueue(session, name, payload, dedupe_key=keys[kind], run_after=now)
+
+
+def ticket_ref(ticket: Ticket) -> TicketRef:
+    return TicketRef(
+        connector_id=ticket.connector_id,
+        ticket_id=ticket.id,
+        external_id=ticket.external_id,
+        number=ticket.number,
+        table=ticket.table,
     )
+
+
+async def enqueue_comment(
+    session: AsyncSession,
+    request: FeedbackRequest,
+    ticket: Ticket,
+    settings: Settings,
+    *,
+    now: datetime,
+    dedupe_key: str | None = None,
+) -> None:
+    links = links_for(request, settings)
+    locale = request.locale or rules.normalise_locale(settings.feedback.default_locale) or "en"
+    text = i18n.comment_text(locale, ticket.number, ticket.title, links, SCALES[request.scale])
+    payload = PostComment(ticket=ticket_ref(ticket), request_id=request.id, text=text, links=links)
+    await queue.enqueue(
+        session,
+        "connectors.post_comment",
+        payload,
+        dedupe_key=dedupe_key or f"post_comment:{request.id}",
+        run_after=now,
+    )
+
+
+async def _load(session: AsyncSession, request_id: uuid.UUID) -> FeedbackRequest:
+    request = await session.get(FeedbackRequest, request_id, populate_existing=True)
+    if request is None:
+        raise FeedbackRequestNotFound(f"No feedback request {request_id}")
+    return request
+
+
+async def set_recipient(
+    session: AsyncSession, *, request_id: uuid.UUID, email: str, settings: Settings, now: datetime
+) -> None:
+    """Record the looked-up address and enqueue the e-mail (no-op unless still pending)."""
+    request = await _load(session, request_id)
+    if request.status != RequestStatus.pending:
+        return
+    request.recipient_email = email
+    request.updated_at = now
+    if await is_opted_out(session, email_key(email)):
+        request.status = RequestStatus.suppressed
+        request.status_reason = "opted_out"
+        return
+    await enqueue_email(session, request, kind="initial", now=now)
+
+
+async def fallback_to_comment(
+    session: AsyncSession, *, request_id: uuid.UUID, reason: str, settings: Settings, now: datetime
+) -> None:
+    """No address: deliver as a ticket comment instead, keeping the reason."""
+    request = await _load(session, request_id)
+    if request.status != RequestStatus.pending:
+        return
+    ticket = await session.get(Ticket, request.ticket_id)
+    assert ticket is not None
+    request.channel = "ticket_comment"
+    request.status_reason = reason
+    request.updated_at = now
+    await enqueue_comment(session, request, ticket, settings, now=now)
+
+
+async def mark_delivered(session: AsyncSession, *, request_id: uuid.UUID, now: datetime) -> bool:
+    """pending -> sent; False if the request was not pending."""
+    result = await session.execute(
+        update(FeedbackRequest)
+        .where(FeedbackRequest.id == request_id, FeedbackRequest.status == RequestStatus.pending)
+        .values(status=RequestStatus.sent, sent_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def suppress(
+    session: AsyncSession, *, request_id: uuid.UUID, reason: str, now: datetime
+) -> bool:
+    """pending -> suppressed with `reason` (e.g. no contact at all); False if not pending."""
+    result = await session.execute(
+        update(FeedbackRequest)
+        .where(FeedbackRequest.id == request_id, FeedbackRequest.status == RequestStatus.pending)
+        .values(status=RequestStatus.suppressed, status_reason=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def mark_failed(
+    session: AsyncSession, *, request_id: uuid.UUID, reason: str, now: datetime
+) -> bool:
+    """pending -> failed: delivery gave up."""
+    result = await session.execute(
+        update(FeedbackRequest)
+        .where(FeedbackRequest.id == request_id, FeedbackRequest.status == RequestStatus.pending)
+        .values(status=RequestStatus.failed, status_reason=reason[:2000], updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def cancel(session: AsyncSession, *, request_id: uuid.UUID, now: datetime) -> FeedbackRequest:
+    request = await _load(session, request_id)
+    if request.status not in (*ACTIVE, RequestStatus.failed):
+        raise Conflict(f"A {request.status} request cannot be cancelled")
+    request.status = RequestStatus.cancelled
+    request.status_reason = "cancelled by an administrator"
+    request.updated_at = now
+    return request
+
+
+async def resend(
+    session: AsyncSession, *, request_id: uuid.UUID, settings: Settings, now: datetime
+) -> FeedbackRequest:
+    """Deliver the same links again (a failed request is retried from scratch)."""
+    request = await _load(session, request_id)
+    if request.status not in (*ACTIVE, RequestStatus.failed) or request.expires_at <= now:
+        raise RequestNotResendable(f"A {request.status} request cannot be sent again")
+    if request.status == RequestStatus.failed:
+        request.status = RequestStatus.pending
+        request.status_reason = None
+    request.updated_at = now
+    number = request.resend_count + 1
+    if request.channel == "email":
+        if not request.recipient_email:
+            raise RequestNotResendable("The request has no e-mail address yet")
+        await enqueue_email(session, request, kind="resend", now=now, number=number)
+    elif request.channel == "ticket_comment":
+        ticket = await session.get(Ticket, request.ticket_id)
+        assert ticket is not None
+        # The comment job belongs to connectors; count the resend here so keys stay unique.
+        request.resend_count = number
+        key = f"post_comment:{request.id}:resend:{number}"
+        await enqueue_comment(session, request, ticket, settings, now=now, dedupe_key=key)
+    else:
+        raise RequestNotResendable("Requests on the `none` channel are not sent by XPulse")
+    return request

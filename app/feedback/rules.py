@@ -1,0 +1,170 @@
+"""Pure rules: sampling, fatigue, reminder timing, locale choice and the scanner judgement."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+LOCALES = ("en", "de", "fr", "es", "fi", "sv")
+
+# Lower-case substrings of user agents sent by mail-security scanners, link previewers and
+# headless browsers. HTTP libraries are not listed: they cannot run the page's script, and the
+# public form contract may be posted by tools.
+SCANNER_UA_MARKERS = (
+    "safelinks",
+    "microsoft office",
+    "ms-office",
+    "mimecast",
+    "proofpoint",
+    "barracuda",
+    "bitdefender",
+    "trendmicro",
+    "symantec",
+    "forcepoint",
+    "zscaler",
+    "sophos",
+    "fortiguard",
+    "headlesschrome",
+    "phantomjs",
+    "bot/",
+    "bot;",
+    "crawler",
+    "spider",
+    "preview",
+    "scanner",
+)
+
+
+def sampled_in(key: str, percent: int) -> bool:
+    """Deterministic per key, so a retried webhook gets the same answer."""
+    if percent >= 100:
+        return True
+    if percent <= 0:
+        return False
+    bucket = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % 100
+    return bucket < percent
+
+
+def fatigue_since(now: datetime, fatigue_days: int) -> datetime | None:
+    """Requests created after this instant count against the requester; None when off."""
+    return now - timedelta(days=fatigue_days) if fatigue_days > 0 else None
+
+
+def reminder_due_before(now: datetime, delay_hours: float) -> datetime:
+    """Requests sent before this instant (and unanswered) are due a reminder."""
+    return now - timedelta(hours=delay_hours)
+
+
+def normalise_locale(value: str | None) -> str | None:
+    if not value:
+        return None
+    lang = value.strip().replace("_", "-").split("-")[0].lower()
+    return lang if lang in LOCALES else None
+
+
+def pick_locale(
+    chosen: str | None, ticket_locale: str | None, accept_language: str | None, default: str
+) -> str:
+    """The switcher's choice, else the requester's locale on the ticket, else Accept-Language."""
+    for candidate in (chosen, ticket_locale):
+        if found := normalise_locale(candidate):
+            return found
+    for lang, _q in _accept_language(accept_language or ""):
+        if found := normalise_locale(lang):
+            return found
+    return normalise_locale(default) or "en"
+
+
+def _accept_language(header: str) -> list[tuple[str, float]]:
+    items = []
+    for part in header.split(","):
+        lang, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        if lang and q > 0:
+            items.append((lang, q))
+    return sorted(items, key=lambda item: -item[1])
+
+
+def is_scanner_ua(user_agent: str | None) -> bool:
+    ua = (user_agent or "").lower()
+    return any(marker in ua for marker in SCANNER_UA_MARKERS)
+
+
+@dataclass(frozen=True)
+class OpenSeen:
+    kind: str  # page | head | trap
+    score: int | None
+    at: datetime
+    scanner_ua: bool
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    burst_seconds: float
+    trap_seconds: float
+    min_seconds_after_send: float
+
+
+def judge(
+    *,
+    at: datetime,
+    opens: Sequence[OpenSeen],
+    sent_at: datetime | None,
+    user_agent: str | None,
+    headers: dict[str, str],
+    signals: dict[str, Any],
+    limits: Thresholds,
+) -> tuple[bool, dict[str, Any]]:
+    """(automated, evidence) for a click at `at`, given the request's opens around it.
+
+    Strong evidence makes a click automated; weak evidence is only kept for audits, because
+    tools may post the public form contract without a browser (docs/readme-feedback.md)."""
+    burst = timedelta(seconds=limits.burst_seconds)
+    trap = timedelta(seconds=limits.trap_seconds)
+    near = [o for o in opens if abs(o.at - at) <= burst]
+    options = sorted({o.score for o in near if o.kind == "page" and o.score is not None})
+    page_opens = sum(1 for o in near if o.kind == "page")
+    reasons: list[str] = []
+    if is_scanner_ua(user_agent):
+        reasons.append("scanner_user_agent")
+    if len(options) >= 2 or page_opens >= 4:
+        reasons.append("several_options_within_seconds")
+    if any(o.kind == "trap" and abs(o.at - at) <= trap for o in opens):
+        reasons.append("trap_link")
+    if any(o.kind == "head" and abs(o.at - at) <= burst for o in opens):
+        reasons.append("head_request")
+    if any(o.scanner_ua and abs(o.at - at) <= burst for o in opens):
+        reasons.append("scanner_nearby")
+    since_sent = (at - sent_at).total_seconds() if sent_at else None
+    if since_sent is not None and since_sent < limits.min_seconds_after_send:
+        reasons.append("too_soon_after_send")
+    weak = list(_weak_signals(headers, signals))
+    evidence: dict[str, Any] = {
+        "reasons": reasons,
+        "weak": weak,
+        "options_opened": options,
+        "seconds_since_sent": round(since_sent, 1) if since_sent is not None else None,
+        "user_agent": (user_agent or "")[:200],
+    }
+    return bool(reasons), evidence
+
+
+def _weak_signals(headers: dict[str, str], signals: dict[str, Any]) -> Iterable[str]:
+    if not headers.get("accept-language"):
+        yield "no_accept_language"
+    if not headers.get("sec-fetch-site") and not headers.get("origin"):
+        yield "no_browser_fetch_headers"
+    if signals.get("webdriver"):
+        yield "webdriver"
+    if signals.get("interacted") is False:
+        yield "no_interaction"
+    if signals.get("visible") is False:
+        yield "page_hidden"
