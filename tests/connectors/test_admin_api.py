@@ -1,0 +1,114 @@
+"""/api/v1/connectors: create, list, get, update, disable, delete; secrets write-only."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.connectors.models import Connector
+
+SECRET = "sn-webhook-secret-0123456789"
+PASSWORD = "integration-password-xyz"
+
+
+def create_body(**overrides: object) -> dict:
+    body = {
+        "name": "sn-prod",
+        "kind": "servicenow",
+        "base_url": "https://acme.service-now.com/",
+        "webhook_secret": SECRET,
+        "auth": {"type": "basic", "username": "xpulse.integration", "password": PASSWORD},
+        "channel": "email",
+        "options": {"score_field": "u_xp_score", "tables": ["incident", "sc_req_item", "sc_task"]},
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_connector_lifecycle(
+    client: httpx.AsyncClient, session: AsyncSession, admin_headers: dict[str, str]
+) -> None:
+    created = await client.post("/api/v1/connectors", json=create_body(), headers=admin_headers)
+    assert created.status_code == 201, created.text
+    data = created.json()
+    assert SECRET not in created.text and PASSWORD not in created.text
+    assert data["auth"] == {
+        "type": "basic",
+        "username": "xpulse.integration",
+        "client_id": None,
+        "token_url": None,
+        "scope": None,
+    }
+    assert data["base_url"] == "https://acme.service-now.com"
+    assert data["webhook_path"] == "/webhooks/sn-prod" and data["webhook_secret_set"] is True
+    assert data["options"]["score_field"] == "u_xp_score"
+    assert data["options"]["property_key"] == "xpulse.experience"  # defaults filled in
+    row = await session.get(Connector, data["id"])
+    assert row.webhook_secret == SECRET and row.auth["password"] == PASSWORD
+
+    listed = await client.get("/api/v1/connectors", headers=admin_headers)
+    assert [c["id"] for c in listed.json()["items"]] == [data["id"]]
+    got = await client.get(f"/api/v1/connectors/{data['id']}", headers=admin_headers)
+    assert got.json() == data
+
+    patched = await client.patch(
+        f"/api/v1/connectors/{data['id']}",
+        json={"options": {"work_note": False}, "channel": "ticket_comment"},
+        headers=admin_headers,
+    )
+    assert patched.status_code == 200
+    assert patched.json()["options"]["work_note"] is False
+    assert patched.json()["options"]["score_field"] == "u_xp_score"  # merged, not replaced
+    assert patched.json()["channel"] == "ticket_comment"
+
+    disabled = await client.post(f"/api/v1/connectors/{data['id']}/disable", headers=admin_headers)
+    assert disabled.json()["enabled"] is False
+    deleted = await client.delete(f"/api/v1/connectors/{data['id']}", headers=admin_headers)
+    assert deleted.status_code == 204
+    missing = await client.get(f"/api/v1/connectors/{data['id']}", headers=admin_headers)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_create_errors(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], read_headers: dict[str, str]
+) -> None:
+    ok = await client.post("/api/v1/connectors", json=create_body(), headers=admin_headers)
+    assert ok.status_code == 201
+    duplicate = await client.post("/api/v1/connectors", json=create_body(), headers=admin_headers)
+    assert duplicate.status_code == 409
+    unknown = await client.post(
+        "/api/v1/connectors", json=create_body(name="x", kind="zendesk"), headers=admin_headers
+    )
+    assert unknown.status_code == 404 and unknown.json()["type"].endswith("unknown-connector-kind")
+    short = await client.post(
+        "/api/v1/connectors",
+        json=create_body(name="y", webhook_secret="short"),
+        headers=admin_headers,
+    )
+    assert short.status_code == 422 and "short" not in short.text  # secrets never echoed
+    bad_option = await client.post(
+        "/api/v1/connectors",
+        json=create_body(name="z", options={"score_custom_field": "summary"}),
+        headers=admin_headers,
+    )
+    assert bad_option.status_code == 422
+    forbidden = await client.post(
+        "/api/v1/connectors", json=create_body(name="w"), headers=read_headers
+    )
+    assert forbidden.status_code == 403
+
+
+async def test_bearer_and_oauth_auth_are_write_only(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    bearer = create_body(name="jira-dc", kind="jira", auth={"type": "bearer", "token": "pat-123"})
+    response = await client.post("/api/v1/connectors", json=bearer, headers=admin_headers)
+    assert response.status_code == 201 and "pat-123" not in response.text
+    oauth = create_body(
+        name="sn-oauth",
+        auth={"type": "oauth_client_credentials", "client_id": "cid", "client_secret": "cs-999"},
+    )
+    response = await client.post("/api/v1/connectors", json=oauth, headers=admin_headers)
+    assert response.status_code == 201 and "cs-999" not in response.text
+    assert response.json()["auth"]["client_id"] == "cid"
