@@ -188,3 +188,13 @@ async def stylesheet() -> Response:
         media_type="text/css",
         headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
     )
+
+
+@public_router.get("/dashboard/static/favicon.svg")
+async def favicon() -> Response:
+    """The dashboard's icon."""
+    return FileResponse(
+        HERE / "templates" / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )

@@ -155,3 +155,57 @@ FIXED = [
         automated=True,
     ),
 ]
+
+# Period boundaries: each resolution sits next to a local midnight somewhere.
+TZ_CASES = [
+    Case("2026-01-04T23:30", "TZ", score=10),  # A: Sunday in UTC, Monday 00:30 in Berlin
+    Case("2026-01-05T00:30", "TZ", score=0),  # B: Monday everywhere east of UTC
+    Case("2026-01-31T23:30", "TZ", score=10),  # C: January in UTC, February in Berlin
+    Case("2026-03-29T22:30", "TZ", score=0),  # D: 30 March in Berlin, after the DST change
+    Case("2026-01-01T03:00", "TZ", score=10),  # E: 31 December in New York
+]
+
+
+def demo_cases(today: datetime, n: int = 240) -> list[Case]:
+    """A plausible, deterministic quarter of feedback for the dashboard: `Email` is a
+    watermelon (SLA always met, people unhappy)."""
+    import random
+
+    rng = random.Random(7)
+    services = {
+        "Email": ("Messaging", [0, 2, 4, 5, 6, 6, 7, 9, 10], 1.0),
+        "Laptop": ("Field", [6, 7, 8, 9, 9, 10, 10, 10], 0.8),
+        "VPN": ("Network", [3, 5, 7, 8, 9, 9, 10], 0.7),
+        "Payroll app": ("Apps", [8, 9, 9, 10, 10, 10], 0.95),
+    }
+    lost = list(LOST_TIME_MINUTES)
+    cases = []
+    for i in range(n):
+        name = rng.choice(list(services))
+        group, scores, sla_rate = services[name]
+        score = rng.choice(scores)
+        resolved = today - timedelta(days=rng.randrange(0, 84), hours=rng.randrange(0, 24))
+        happy, unhappy = score >= 9, score <= 6
+        factors = rng.sample(["fast", "friendly", "expert", "informed"], k=rng.randrange(0, 3))
+        if unhappy:
+            factors = rng.sample(["slow", "not_solved", "repeat_explain"], k=rng.randrange(1, 3))
+        elif not happy:
+            factors = factors[:1] + (["not_informed"] if rng.random() < 0.5 else [])
+        answered = rng.random() < 0.75
+        status = "responded" if answered else rng.choice(["expired", "suppressed"])
+        cases.append(
+            Case(
+                resolved.replace(tzinfo=None).isoformat(timespec="minutes"),
+                name,
+                group,
+                rng.choice(["ann", "bob", "chen", "dana"]),
+                rng.random() < sla_rate,
+                score if answered else None,
+                lost=rng.choice(lost[: 3 + (5 if unhappy else 0)]) if answered else None,
+                factors=tuple(factors) if answered else (),
+                status=status,
+                reason="fatigue" if status == "suppressed" else None,
+                comment="Took three calls to get it fixed." if answered and unhappy else None,
+            )
+        )
+    return cases
