@@ -180,7 +180,7 @@ def demo_cases(today: datetime, n: int = 240) -> list[Case]:
     }
     lost = list(LOST_TIME_MINUTES)
     cases = []
-    for i in range(n):
+    for _ in range(n):
         name = rng.choice(list(services))
         group, scores, sla_rate = services[name]
         score = rng.choice(scores)
