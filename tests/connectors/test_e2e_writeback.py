@@ -1,0 +1,189 @@
+"""End to end with real loopback servers standing in for ServiceNow and Jira: webhook in, a
+response recorded on the public form, the write-back arrives with the right method, path, auth
+and body; 429 Retry-After is honoured, 500 retried, 400 dead, listed and retried from the API."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.auth import service as auth_service
+from app.auth.models import Scope
+from app.clock import utcnow
+from app.db import make_sessionmaker
+from app.http import make_http_client
+from app.jobs.models import Job
+from app.jobs.worker import Worker
+from tests.conftest import make_settings
+from tests.connectors.conftest import SECRET, bearer, jira_headers, own_fixture
+from tests.connectors.fake_itsm import FakeITSM
+
+SN_BODY = own_fixture("servicenow", "incident_resolved_display_false.json")
+SN_SYS_ID = "9d385017c611228701d22104cc95c371"
+JIRA_BODY = own_fixture("jira", "cloud_resolved_hidden_email.json")
+
+
+@dataclass
+class Rig:
+    api: httpx.AsyncClient
+    admin: dict[str, str]
+    worker: Worker
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    async def drain(self, ahead_seconds: float = 0) -> None:
+        await self.worker.drain(utcnow() + timedelta(seconds=ahead_seconds))
+
+    async def write_back_job(self) -> Job:
+        async with self.sessionmaker() as session:
+            return await session.scalar(select(Job).where(Job.name == "connectors.write_back"))
+
+    async def resolve_and_answer(self, connector: dict, body: bytes, headers: dict) -> None:
+        created = await self.api.post("/api/v1/connectors", json=connector, headers=self.admin)
+        assert created.status_code == 201, created.text
+        hook = await self.api.post(f"/webhooks/{connector['name']}", content=body, headers=headers)
+        assert hook.status_code == 202, hook.text
+        token = urlsplit(hook.json()["links"]["9"]).path.rsplit("/", 1)[-1]
+        answer = await self.api.post(
+            f"/f/{token}", data={"score": "9"}, headers={"Accept": "application/json"}
+        )
+        assert answer.status_code < 300, answer.text
+
+    async def retry_dead_write_back(self) -> None:
+        dead = await self.api.get("/api/v1/jobs?status=dead", headers=self.admin)
+        [job] = [j for j in dead.json()["items"] if j["name"] == "connectors.write_back"]
+        assert "permanent" in job["last_error"] and "HTTP 400" in job["last_error"]
+        retried = await self.api.post(f"/api/v1/jobs/{job['id']}/retry", headers=self.admin)
+        assert retried.status_code == 200 and retried.json()["status"] == "pending"
+
+
+@asynccontextmanager
+async def rig(engine: AsyncEngine, pg_url: str, live_server_factory) -> AsyncIterator[Rig]:
+    sessionmaker = make_sessionmaker(engine)
+    async with sessionmaker() as session:
+        _, plain = await auth_service.create_key(
+            session, name="e2e", scope=Scope.admin, now=utcnow()
+        )
+        await session.commit()
+    settings = make_settings(pg_url)
+    # Write-backs normally wait out an edit window; these tests send them at once.
+    with live_server_factory(feedback={"writeback_delay_seconds": 0}) as server:
+        async with (
+            httpx.AsyncClient(base_url=server.url, timeout=30) as api,
+            make_http_client(settings) as http,
+        ):
+            worker = Worker(sessionmaker, http, settings)
+            yield Rig(api, {"Authorization": f"Bearer {plain}"}, worker, sessionmaker)
+
+
+async def assert_retry_sequence(r: Rig, itsm: FakeITSM, method: str, prefix: str) -> None:
+    """429 (Retry-After: 1) -> waits; then 500 -> retried; then 400 -> dead."""
+    await r.drain()
+    assert len(itsm.requests(method, prefix)) == 1  # the 429
+    job = await r.write_back_job()
+    assert job.status == "pending" and "HTTP 429" in job.last_error
+    assert utcnow() < job.run_after <= utcnow() + timedelta(seconds=1.5)
+    await r.drain()  # Retry-After has not passed: nothing is sent
+    assert len(itsm.requests(method, prefix)) == 1
+    await r.drain(ahead_seconds=2)  # the retry gets the 500
+    assert (await r.write_back_job()).status == "pending"
+    await r.drain(ahead_seconds=10)  # backoff passed: the 400 kills it
+    job = await r.write_back_job()
+    assert job.status == "dead"
+
+
+async def test_servicenow_write_back_end_to_end(
+    committed: AsyncEngine, pg_url: str, live_server_factory
+) -> None:
+    patch_path = f"/api/now/table/incident/{SN_SYS_ID}"
+    with FakeITSM() as itsm:
+        itsm.respond("PATCH", patch_path, 429, {"error": "busy"}, headers={"Retry-After": "1"})
+        itsm.respond("PATCH", patch_path, 500, {"error": "oops"})
+        itsm.respond("PATCH", patch_path, 400, {"error": {"message": "ACL"}})
+        itsm.respond("PATCH", patch_path, 200, {"result": {"sys_id": SN_SYS_ID}})
+        async with rig(committed, pg_url, live_server_factory) as r:
+            connector = {
+                "name": "sn-e2e",
+                "kind": "servicenow",
+                "base_url": itsm.url,
+                "webhook_secret": SECRET,
+                "auth": {"type": "basic", "username": "xpulse", "password": "s3cret"},
+                "channel": "none",
+            }
+            await r.resolve_and_answer(connector, SN_BODY, bearer())
+            await assert_retry_sequence(r, itsm, "PATCH", patch_path)
+            await r.retry_dead_write_back()
+            await r.drain(ahead_seconds=1)
+            assert (await r.write_back_job()).status == "done"
+
+    patches = itsm.requests("PATCH")
+    assert len(patches) == 4
+    basic = "Basic " + base64.b64encode(b"xpulse:s3cret").decode()
+    for seen in patches:
+        assert seen.path == patch_path
+        assert seen.query == {"sysparm_fields": ["sys_id,number"]}
+        assert seen.headers["authorization"] == basic
+        body = seen.json()
+        assert body["u_experience_score"] == "9"
+        assert body["work_notes"].startswith("XPulse: the requester rated")
+        assert "9/10" in body["work_notes"]
+
+
+async def test_jira_write_back_end_to_end(
+    committed: AsyncEngine, pg_url: str, live_server_factory
+) -> None:
+    prop = "/rest/api/2/issue/10088/properties/xpulse.experience"
+    field = "/rest/api/2/issue/10088"
+    comment = "/rest/servicedeskapi/request/10088/comment"
+    with FakeITSM() as itsm:
+        itsm.respond("PUT", prop, 429, {"errorMessages": []}, headers={"Retry-After": "1"})
+        itsm.respond("PUT", prop, 200, times=None)
+        itsm.respond("PUT", field, 500, {"errorMessages": ["boom"]})
+        itsm.respond("PUT", field, 204, times=None)
+        itsm.respond("POST", comment, 400, {"errorMessage": "not a service desk"})
+        itsm.respond("POST", comment, 201, {"id": "1"})
+        async with rig(committed, pg_url, live_server_factory) as r:
+            connector = {
+                "name": "jira-e2e",
+                "kind": "jira",
+                "base_url": itsm.url,
+                "webhook_secret": SECRET,
+                "auth": {"type": "bearer", "token": "dc-personal-access-token"},
+                "channel": "none",
+                "options": {"score_custom_field": "customfield_10050", "comment": "internal"},
+            }
+            headers = jira_headers(JIRA_BODY, delivery="e2e-1")
+            await r.resolve_and_answer(connector, JIRA_BODY, headers)
+            await r.drain()
+            assert [s.path for s in itsm.seen] == [prop]  # 429 on the first call
+            await r.drain()
+            assert len(itsm.seen) == 1  # Retry-After: 1 not yet passed
+            await r.drain(ahead_seconds=2)  # property 200, field 500
+            assert [s.path for s in itsm.seen[1:]] == [prop, field]
+            await r.drain(ahead_seconds=10)  # property, field, comment 400 -> dead
+            assert [s.path for s in itsm.seen[3:]] == [prop, field, comment]
+            assert (await r.write_back_job()).status == "dead"
+            await r.retry_dead_write_back()
+            await r.drain(ahead_seconds=1)
+            assert (await r.write_back_job()).status == "done"
+
+    assert [(s.method, s.path) for s in itsm.seen[6:]] == [
+        ("PUT", prop),
+        ("PUT", field),
+        ("POST", comment),
+    ]
+    for seen in itsm.seen:
+        assert seen.headers["authorization"] == "Bearer dc-personal-access-token"
+    assert itsm.seen[-3].json()["score"] == 9 and itsm.seen[-3].json()["scale"]
+    assert itsm.seen[-2].query == {"notifyUsers": ["false"]}
+    assert itsm.seen[-2].json() == {"fields": {"customfield_10050": 9}}
+    note = itsm.seen[-1].json()
+    assert note["public"] is False  # internal: the customer never sees it
+    assert note["body"].startswith("XPulse: the requester rated")
