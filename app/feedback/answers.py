@@ -63,7 +63,9 @@ class Click:
     signals: dict[str, Any] = field(default_factory=dict)
 
 
-async def request_by_token(session: AsyncSession, token: str, *, now: datetime) -> FeedbackRequest:
+async def request_by_token(
+    session: AsyncSession, token: str, *, now: datetime, allow_closed: bool = False
+) -> FeedbackRequest:
     """The live request for a public token; 404 unknown (or never sent), 410 closed."""
     if not (20 <= len(token) <= 100):
         raise FeedbackLinkUnknown()
@@ -72,16 +74,42 @@ async def request_by_token(session: AsyncSession, token: str, *, now: datetime) 
     )
     if request is None or request.status == RequestStatus.suppressed:
         raise FeedbackLinkUnknown()
-    if request.status in (RequestStatus.expired, RequestStatus.cancelled) or (
-        request.expires_at <= now
+    if not allow_closed and (
+        request.status in (RequestStatus.expired, RequestStatus.cancelled)
+        or request.expires_at <= now
     ):
         raise FeedbackExpired()
     return request
 
 
-async def current_response(session: AsyncSession, request_id: uuid.UUID) -> Response | None:
+async def current_response(
+    session: AsyncSession, request_id: uuid.UUID, *, lock: bool = False
+) -> Response | None:
     stmt = select(Response).where(Response.request_id == request_id)
+    if lock:  # serialise concurrent answers to one request (a no-op on SQLite: one writer)
+        stmt = stmt.with_for_update()
     return await session.scalar(stmt.execution_options(populate_existing=True))
+
+
+async def judge_click(
+    session: AsyncSession,
+    request: FeedbackRequest,
+    *,
+    user_agent: str | None,
+    settings: Settings,
+    now: datetime,
+) -> tuple[bool, dict[str, Any]]:
+    """The scanner judgement for a button press that is not an answer (opt-out)."""
+    opens = await _opens_near(session, request.id, now, settings)
+    return rules.judge(
+        at=now,
+        opens=opens,
+        sent_at=request.sent_at,
+        user_agent=user_agent,
+        headers={},
+        signals={},
+        limits=_limits(settings),
+    )
 
 
 async def response_factors(session: AsyncSession, response_id: uuid.UUID) -> list[str]:
@@ -208,7 +236,7 @@ async def record_response(
 ) -> Response:
     """Save the answer as given. A click judged automated is stored with its evidence and never
     counted; it never overwrites a counted answer, and a later human click replaces it."""
-    response = await current_response(session, request.id)
+    response = await current_response(session, request.id, lock=True)
     counted_before = response is not None and not response.automated
     score = answer.score
     if score is None and counted_before:
@@ -244,7 +272,7 @@ async def record_response(
             created_at=now,
             updated_at=now,
         )
-        response = await current_response(session, request.id)
+        response = await current_response(session, request.id, lock=True)
         assert response is not None
     changed = await _apply(session, response, answer, score, automated, evidence, now)
     if automated:

@@ -1,4 +1,178 @@
-from fastapi import APIRouter
+"""Feedback: admin reads and actions under /api/v1, and the public page at /f/{token}."""
 
-router = APIRouter()  # admin routes under /api/v1
-public_router = APIRouter()  # routes outside /api/v1
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from app.auth.deps import AdminKey, ReadKey
+from app.clock import utcnow
+from app.config import Settings
+from app.db import SessionDep
+from app.errors import RateLimited
+from app.feedback import pages, queries, service, web
+from app.feedback.answers import FeedbackExpired, FeedbackLinkUnknown, InvalidAnswer
+from app.feedback.schemas import FeedbackRequestRead, ResponseRead
+from app.pagination import Page
+
+router = APIRouter(tags=["feedback"])  # admin routes under /api/v1
+public_router = APIRouter(tags=["feedback page"], include_in_schema=True)  # outside /api/v1
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+RequestStatusFilter = Literal[
+    "pending", "sent", "responded", "expired", "suppressed", "failed", "cancelled"
+]
+STATIC = Path(__file__).parent / "static"
+ASSETS = {"page.js": "text/javascript", "page.css": "text/css"}
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+# --- admin -------------------------------------------------------------------------------
+
+
+@router.get("/feedback/requests", response_model=Page[FeedbackRequestRead])
+async def list_requests(
+    request: Request,
+    session: SessionDep,
+    _: ReadKey,
+    connector_id: uuid.UUID | None = None,
+    status: RequestStatusFilter | None = None,
+    requester: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> Page[FeedbackRequestRead]:
+    """List feedback requests, newest first; `requester` is an e-mail or requester key."""
+    filters = queries.Filters(connector_id, status, requester, created_from, created_to)
+    rows, next_cursor = await queries.list_requests(
+        session, filters, cursor=cursor, limit=limit, settings=_settings(request)
+    )
+    return Page[FeedbackRequestRead](items=rows, next_cursor=next_cursor)
+
+
+@router.get("/feedback/requests/{request_id}", response_model=FeedbackRequestRead)
+async def get_request(
+    request_id: uuid.UUID, request: Request, session: SessionDep, _: ReadKey
+) -> FeedbackRequestRead:
+    """Get one feedback request with its one-click links."""
+    return await queries.get_request_read(session, request_id, _settings(request))
+
+
+@router.post(
+    "/feedback/requests/{request_id}/resend", status_code=202, response_model=FeedbackRequestRead
+)
+async def resend_request(
+    request_id: uuid.UUID, request: Request, session: SessionDep, _: AdminKey
+) -> FeedbackRequestRead:
+    """Deliver an open request again (same links); 409 when answered, closed or suppressed."""
+    settings = _settings(request)
+    fb = await service.resend(session, request_id=request_id, settings=settings, now=utcnow())
+    return queries.request_read(fb, settings)
+
+
+@router.post("/feedback/requests/{request_id}/cancel", response_model=FeedbackRequestRead)
+async def cancel_request(
+    request_id: uuid.UUID, request: Request, session: SessionDep, _: AdminKey
+) -> FeedbackRequestRead:
+    """Close an open request: its links answer 410 and no reminder is sent."""
+    fb = await service.cancel(session, request_id=request_id, now=utcnow())
+    return queries.request_read(fb, _settings(request))
+
+
+@router.get("/feedback/responses", response_model=Page[ResponseRead])
+async def list_responses(
+    session: SessionDep,
+    _: ReadKey,
+    connector_id: uuid.UUID | None = None,
+    status: Literal["counted", "automated"] | None = None,
+    requester: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> Page[ResponseRead]:
+    """List responses, newest first; `status=automated` lists clicks judged to be scanners."""
+    filters = queries.Filters(connector_id, status, requester, created_from, created_to)
+    rows, next_cursor = await queries.list_responses(session, filters, cursor=cursor, limit=limit)
+    return Page[ResponseRead](items=rows, next_cursor=next_cursor)
+
+
+@router.get("/feedback/responses/{response_id}", response_model=ResponseRead)
+async def get_response(response_id: uuid.UUID, session: SessionDep, _: ReadKey) -> ResponseRead:
+    """Get one response with its factors and the scanner evidence."""
+    return await queries.get_response_read(session, response_id)
+
+
+# --- public page -------------------------------------------------------------------------
+
+Flow = Callable[..., Awaitable[Response]]
+HUMAN_ERRORS = (FeedbackLinkUnknown, FeedbackExpired, RateLimited, InvalidAnswer)
+
+
+async def _guarded(flow: Flow, request: Request, session: SessionDep, token: str) -> Response:
+    """Rate-limit, run a page flow, and turn its errors into friendly pages for people
+    (problem+json stays for `Accept: application/json`)."""
+    settings = _settings(request)
+    try:
+        web.check_rate(request, token, settings)
+        return await flow(request, session, token, settings)
+    except HUMAN_ERRORS as exc:
+        if web.wants_json(request):
+            raise
+        return web.error_page(request, exc, settings)
+
+
+@public_router.get("/f/-/{name}", include_in_schema=False)
+async def asset(name: str) -> Response:
+    """The page's own script and stylesheet (the CSP allows only 'self')."""
+    if name not in ASSETS:
+        return Response(status_code=404)
+    body = (STATIC / name).read_bytes()
+    headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    return Response(body, media_type=ASSETS[name], headers=headers)
+
+
+@public_router.get("/f/{token}")
+async def feedback_page(token: str, request: Request, session: SessionDep) -> Response:
+    """The feedback page; `?s=` carries the score chosen in the mail, `?lang=` the language."""
+    return await _guarded(pages.show, request, session, token)
+
+
+@public_router.head("/f/{token}", include_in_schema=False)
+async def feedback_page_head(token: str, request: Request, session: SessionDep) -> Response:
+    """HEAD records nothing (kept as scanner evidence)."""
+    return await _guarded(pages.head, request, session, token)
+
+
+@public_router.post("/f/{token}")
+async def answer(token: str, request: Request, session: SessionDep) -> Response:
+    """Save answers: form or JSON fields `score`, `factors`, `lost_time`, `comment`."""
+    return await _guarded(pages.submit, request, session, token)
+
+
+@public_router.api_route("/f/{token}/go", methods=["GET", "HEAD"], include_in_schema=False)
+async def trap(token: str, request: Request, session: SessionDep) -> Response:
+    """The hidden link: only software follows it."""
+    return await _guarded(pages.trap, request, session, token)
+
+
+@public_router.get("/f/{token}/opt-out")
+async def opt_out_form(token: str, request: Request, session: SessionDep) -> Response:
+    """Ask before opting out (a GET never changes anything)."""
+    return await _guarded(pages.opt_out_form, request, session, token)
+
+
+@public_router.post("/f/{token}/opt-out")
+async def opt_out(token: str, request: Request, session: SessionDep) -> Response:
+    """Never ask this requester again (also RFC 8058 one-click unsubscribe)."""
+    return await _guarded(pages.opt_out, request, session, token)

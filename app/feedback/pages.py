@@ -1,0 +1,224 @@
+"""The public page flows behind /f/{token}: show, answer, HEAD, trap link, opt-out."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.clock import utcnow
+from app.config import Settings
+from app.db import insert_ignore
+from app.feedback import answers, i18n, web
+from app.feedback.models import FeedbackRequest, OpenKind, OptOut
+from app.feedback.render import render
+from app.feedback.scales import (
+    LOST_TIME_MINUTES,
+    NEGATIVE_FACTORS,
+    POSITIVE_FACTORS,
+    SCALES,
+    factor_polarity,
+    offered_factors,
+)
+from app.tickets.models import Ticket
+
+ASSET_VERSION = "1"
+
+
+async def show(request: Request, session: AsyncSession, token: str, settings: Settings) -> Response:
+    now = utcnow()
+    fb = await answers.request_by_token(session, token, now=now)
+    scale = SCALES[fb.scale]
+    chosen = _int(request.query_params.get("s"))
+    if chosen is not None and chosen not in scale.scores:
+        chosen = None
+    if chosen is not None:
+        response = await answers.record_open(
+            session,
+            request=fb,
+            kind=OpenKind.page,
+            score=chosen,
+            user_agent=request.headers.get("user-agent"),
+            client_hash=web.client_hash(request),
+            settings=settings,
+            now=now,
+        )
+    else:
+        response = await answers.current_response(session, fb.id)
+    counted = response if response is not None and not response.automated else None
+    factors = await answers.response_factors(session, counted.id) if counted else []
+    ticket = await session.get(Ticket, fb.ticket_id)
+    lang = web.locale_for(request, fb, settings)
+    context = _context(request, fb, ticket, lang, chosen, counted, factors, settings, token)
+    return web.secure(HTMLResponse(render("page.html", **context)))
+
+
+def _context(
+    request: Request,
+    fb: FeedbackRequest,
+    ticket: Ticket | None,
+    lang: str,
+    chosen: int | None,
+    counted: Any,
+    factors: list[str],
+    settings: Settings,
+    token: str,
+) -> dict[str, Any]:
+    s = i18n.strings(lang)
+    scale = SCALES[fb.scale]
+    selected = chosen if chosen is not None else (counted.score if counted else None)
+    band = scale.band(selected) if selected is not None else None
+    offered = set(offered_factors(band)) if band else set()
+    path = f"/f/{token}"
+    return {
+        "lang": lang,
+        "s": s,
+        "asset_version": ASSET_VERSION,
+        "langs": [
+            {"code": code, "name": name, "href": f"{path}?{urlencode({'lang': code})}"}
+            for code, name in i18n.LANGUAGE_NAMES.items()
+        ],
+        "number": ticket.number if ticket else "",
+        "ticket_title": ticket.title if ticket else "",
+        "post_url": path,
+        "trap_url": f"{path}/go",
+        "opt_out_url": f"{path}/opt-out?{urlencode({'lang': lang})}",
+        "pending": chosen if chosen is not None else "",
+        "counted": counted is not None,
+        "selected": selected,
+        "dwell_ms": settings.feedback.click_dwell_ms,
+        "happy_from": scale.happy_from,
+        "neutral_from": scale.neutral_from,
+        "buttons": [
+            {
+                "score": score,
+                "face": scale.labels.get(score, ""),
+                "tone": round((score - scale.min) / (scale.max - scale.min) * 10),
+                "selected": score == selected,
+            }
+            for score in scale.scores
+        ],
+        "factors": [
+            {
+                "key": key,
+                "label": s[f"f_{key}"],
+                "polarity": factor_polarity(key),
+                "offered": key in offered,
+                "checked": key in factors,
+            }
+            for key in POSITIVE_FACTORS + NEGATIVE_FACTORS
+        ],
+        "lost": [
+            {"key": key, "label": s[f"l_{key}"], "checked": counted and counted.lost_time == key}
+            for key in LOST_TIME_MINUTES
+        ],
+        "comment": counted.comment if counted else "",
+        "closes": s["thanks_detail"].format(date=i18n.format_date(lang, fb.expires_at)),
+    }
+
+
+async def submit(
+    request: Request, session: AsyncSession, token: str, settings: Settings
+) -> Response:
+    now = utcnow()
+    fb = await answers.request_by_token(session, token, now=now)
+    answer, click = await web.parse_answer(request)
+    response = await answers.record_response(
+        session, request=fb, answer=answer, click=click, settings=settings, now=now
+    )
+    lang = answer.locale or web.locale_for(request, fb, settings)
+    if not web.wants_json(request):
+        return RedirectResponse(f"/f/{token}?{urlencode({'lang': lang})}", status_code=303)
+    scale = SCALES[fb.scale]
+    counted = not response.automated
+    factors = await answers.response_factors(session, response.id) if counted else []
+    return web.json_answer(
+        {
+            "score": response.score if counted else None,
+            "scale": fb.scale,
+            "factors": factors,
+            "lost_time": response.lost_time if counted else None,
+            "comment": response.comment if counted else None,
+            "counted": counted,
+            "offered_factors": list(offered_factors(scale.band(response.score))),
+        }
+    )
+
+
+async def head(request: Request, session: AsyncSession, token: str, settings: Settings) -> Response:
+    """HEAD never answers anything; it is kept as evidence (people's browsers do not send it)."""
+    fb = await answers.request_by_token(session, token, now=utcnow())
+    await _log_open(request, session, fb, OpenKind.head, settings)
+    return web.secure(Response(status_code=200, media_type="text/html; charset=utf-8"))
+
+
+async def trap(request: Request, session: AsyncSession, token: str, settings: Settings) -> Response:
+    """The hidden link of the mail and page: only software follows it."""
+    fb = await answers.request_by_token(session, token, now=utcnow())
+    await _log_open(request, session, fb, OpenKind.trap, settings)
+    lang = web.locale_for(request, fb, settings)
+    s = i18n.strings(lang)
+    html = render("message.html", lang=lang, s=s, title=s["title"], body="", back=None)
+    return web.secure(HTMLResponse(html))
+
+
+async def _log_open(
+    request: Request, session: AsyncSession, fb: FeedbackRequest, kind: str, settings: Settings
+) -> None:
+    await answers.record_open(
+        session,
+        request=fb,
+        kind=kind,
+        score=None,
+        user_agent=request.headers.get("user-agent"),
+        client_hash=web.client_hash(request),
+        settings=settings,
+        now=utcnow(),
+    )
+
+
+async def opt_out_form(
+    request: Request, session: AsyncSession, token: str, settings: Settings
+) -> Response:
+    fb = await answers.request_by_token(session, token, now=utcnow(), allow_closed=True)
+    lang = web.locale_for(request, fb, settings)
+    s = i18n.strings(lang)
+    html = render("optout.html", lang=lang, s=s, action=f"/f/{token}/opt-out", done=False)
+    return web.secure(HTMLResponse(html))
+
+
+async def opt_out(
+    request: Request, session: AsyncSession, token: str, settings: Settings
+) -> Response:
+    """RFC 8058 one-click unsubscribe (mail providers) or the page's button (judged)."""
+    now = utcnow()
+    fb = await answers.request_by_token(session, token, now=now, allow_closed=True)
+    form = await request.form()
+    one_click = form.get("List-Unsubscribe") == "One-Click"
+    key = fb.requester_key
+    if key is None and fb.recipient_email:
+        key = "email:" + fb.recipient_email.strip().lower()
+    automated = False
+    if not one_click:
+        automated, _ = await answers.judge_click(
+            session, fb, user_agent=request.headers.get("user-agent"), settings=settings, now=now
+        )
+    if key and not automated:
+        source = "list-unsubscribe" if one_click else "link"
+        await insert_ignore(session, OptOut, requester_key=key, created_at=now, source=source)
+    if one_click:
+        return Response(status_code=200)
+    lang = web.locale_for(request, fb, settings)
+    s = i18n.strings(lang)
+    html = render("optout.html", lang=lang, s=s, action="", done=True)
+    return web.secure(HTMLResponse(html))
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
