@@ -3,6 +3,7 @@ normalised ticket, ignore reason or parse error written down by reading the payl
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -306,7 +307,8 @@ def test_every_own_fixture_has_an_expectation() -> None:
 
 def test_state_labels_count_as_resolved() -> None:
     """sysparm_display_value=true sends "Closed Complete" for a request item."""
-    body = b'{"table": "sc_req_item", "record": {"sys_id": "a1", "number": "RITM1", "state": "Closed Complete"}}'
+    record = {"sys_id": "a1", "number": "RITM1", "state": "Closed Complete"}
+    body = json.dumps({"table": "sc_req_item", "record": record}).encode()
     result = KINDS["servicenow"].parse(body, config("servicenow"))
     assert isinstance(result, TicketEvent) and result.ticket.table == "sc_req_item"
 

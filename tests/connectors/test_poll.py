@@ -78,9 +78,9 @@ async def test_poll_surveys_a_lost_delivery_once(
 
             [first, second] = itsm.requests("GET")
             assert first.path == "/api/now/table/incident"
-            assert first.headers["authorization"] == "Basic " + base64.b64encode(
-                b"xpulse:pw"
-            ).decode()
+            assert (
+                first.headers["authorization"] == "Basic " + base64.b64encode(b"xpulse:pw").decode()
+            )
             since = (now - timedelta(hours=24)).strftime("%Y-%m-%d %H:%M:%S")
             assert first.query["sysparm_query"] == [
                 f"stateIN6,7^sys_updated_on>={since}^ORDERBYsys_updated_on"

@@ -70,8 +70,20 @@ def test_standard_webhooks_spec_vector() -> None:
     [
         (vector_headers(), b'{"test": 2432232315}', VECTOR["secret"], AT_VECTOR, "matches"),
         (vector_headers(), VECTOR["body"], "whsec_" + "A" * 32, AT_VECTOR, "matches"),
-        (vector_headers(), VECTOR["body"], VECTOR["secret"], AT_VECTOR + timedelta(minutes=6), "5-minute"),
-        (vector_headers(), VECTOR["body"], VECTOR["secret"], AT_VECTOR - timedelta(minutes=6), "5-minute"),
+        (
+            vector_headers(),
+            VECTOR["body"],
+            VECTOR["secret"],
+            AT_VECTOR + timedelta(minutes=6),
+            "5-minute",
+        ),
+        (
+            vector_headers(),
+            VECTOR["body"],
+            VECTOR["secret"],
+            AT_VECTOR - timedelta(minutes=6),
+            "5-minute",
+        ),
         ({"webhook-id": VECTOR["id"]}, VECTOR["body"], VECTOR["secret"], AT_VECTOR, "Missing"),
         (vector_headers(), VECTOR["body"], "", AT_VECTOR, "no webhook secret"),
     ],
@@ -126,7 +138,13 @@ CASES: dict[str, Case] = {
         None,
         401,
     ),
-    "generic-tampered": ("generic", GENERIC_BODY, std_headers, GENERIC_BODY.replace(b"HD-1001", b"HD-1002"), 401),
+    "generic-tampered": (
+        "generic",
+        GENERIC_BODY,
+        std_headers,
+        GENERIC_BODY.replace(b"HD-1001", b"HD-1002"),
+        401,
+    ),
     "generic-missing": ("generic", GENERIC_BODY, lambda b: {"webhook-id": "msg_1"}, None, 401),
     "generic-stale": (
         "generic",

@@ -145,7 +145,9 @@ async def test_unparseable_delivery_is_422_kept_and_replayable(
     listed = await client.get("/api/v1/inbound-events?status=failed", headers=admin_headers)
     [item] = listed.json()["items"]
     assert item["id"] == problem["inbound_event_id"] and item["status"] == "failed"
-    detail = (await client.get(f"/api/v1/inbound-events/{item['id']}", headers=admin_headers)).json()
+    detail = (
+        await client.get(f"/api/v1/inbound-events/{item['id']}", headers=admin_headers)
+    ).json()
     assert detail["body"] == body.decode()
 
     # Replaying without a fix fails again, and says so.

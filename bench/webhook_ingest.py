@@ -1,0 +1,312 @@
+"""Webhook ingest throughput: XPulse's POST /webhooks/{name} against a one-INSERT baseline.
+
+    .venv/bin/python -m bench.webhook_ingest [--seconds 10] [--concurrency 32]
+
+Loopback only, PostgreSQL only. Creates a throwaway database on the server named by
+XPULSE_BENCH_ADMIN_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/postgres), migrates
+it, then serves each app in turn with uvicorn (one process, access log off) and drives it with
+`--concurrency` keep-alive connections for `--seconds` after a warm-up. Every XPulse request is a
+new resolved ServiceNow incident (new ticket, inbox row, feedback request and e-mail job).
+Prints requests/s and p99 for both and the ratio (target: XPulse >= 50% of the baseline).
+The run is bounded: each phase stops at its deadline, and the whole run at --budget seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import httpx
+from alembic import command
+from sqlalchemy.engine import make_url
+
+from app.cli import alembic_config
+from app.connectors.options import ConnectorOptions
+from bench.webhook_baseline import metadata as baseline_metadata
+
+ADMIN_URL = os.environ.get(
+    "XPULSE_BENCH_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+SECRET = "bench-webhook-secret-0123456789"
+CONNECTOR = "sn-bench"
+TARGET_RATIO = 0.5
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return float("nan")
+        return ordered[max(1, math.ceil(0.99 * len(ordered))) - 1]
+
+    @property
+    def p50(self) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[max(1, math.ceil(0.5 * len(ordered))) - 1] if ordered else float("nan")
+
+
+def dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def create_database() -> str:
+    name = f"xpulse_webhook_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(dsn(ADMIN_URL))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(url: str) -> None:
+    conn = await asyncpg.connect(dsn(ADMIN_URL))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def prepare(url: str) -> None:
+    """The baseline's table and one ServiceNow connector (raw SQL: the bench owns no models)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(baseline_metadata.create_all)
+    await engine.dispose()
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        now = datetime.now(UTC)
+        await conn.execute(
+            "INSERT INTO connectors (id, name, kind, base_url, enabled, webhook_secret, auth,"
+            " channel, options, created_at, updated_at)"
+            " VALUES ($1, $2, 'servicenow', 'https://bench.service-now.com', true, $3,"
+            " '{}'::jsonb, 'email', $4::jsonb, $5, $5)",
+            uuid.uuid4(),
+            CONNECTOR,
+            SECRET,
+            ConnectorOptions(poll=False).model_dump_json(),
+            now,
+        )
+    finally:
+        await conn.close()
+
+
+def start(module: str, url: str, port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "XPULSE_DATABASE_URL": url,
+        "BENCH_DATABASE_URL": url,
+        "XPULSE_JOBS__ENABLED": "false",
+        "XPULSE_LOG_LEVEL": "WARNING",
+        "XPULSE_PUBLIC_URL": "http://127.0.0.1:8000",
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            module,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+async def wait_ready(base: str, deadline: float) -> None:
+    async with httpx.AsyncClient(base_url=base) as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{base} did not start")
+
+
+def incident(n: int) -> bytes:
+    """A new resolved incident, as the README's business rule posts it."""
+    return json.dumps(
+        {
+            "sys_id": uuid.uuid4().hex,
+            "number": f"INC{n:07d}",
+            "sys_class_name": "incident",
+            "short_description": "Bench incident",
+            "state": "6",
+            "caller_id": {"value": uuid.uuid4().hex},
+            "caller_id.email": f"user{n}@example.com",
+            "assignment_group": {"value": "287ebd7da9fe198100f92cc8d1d2154e"},
+            "priority": "3",
+            "opened_at": "2026-11-20 08:15:00",
+            "resolved_at": "2026-11-21 16:02:33",
+            "sys_updated_on": "2026-11-21 16:02:34",
+        }
+    ).encode()
+
+
+async def load(
+    name: str,
+    base: str,
+    path: str,
+    make_body: Callable[[int], bytes],
+    headers: dict[str, str],
+    *,
+    concurrency: int,
+    warmup: float,
+    seconds: float,
+) -> Result:
+    counter = itertools.count()
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def worker(until: float, record: bool) -> None:
+            nonlocal errors
+            while time.monotonic() < until:
+                body = make_body(next(counter))
+                started = time.perf_counter()
+                try:
+                    response = await client.post(path, content=body, headers=headers)
+                    ok = response.status_code == 202
+                except httpx.HTTPError:
+                    ok = False
+                elapsed = (time.perf_counter() - started) * 1000
+                if record:
+                    if ok:
+                        latencies.append(elapsed)
+                    else:
+                        errors += 1
+
+        warm_until = time.monotonic() + warmup
+        await asyncio.gather(*(worker(warm_until, False) for _ in range(concurrency)))
+        started = time.monotonic()
+        until = started + seconds
+        await asyncio.gather(*(worker(until, True) for _ in range(concurrency)))
+        elapsed = time.monotonic() - started
+    return Result(name, len(latencies), errors, elapsed, latencies)
+
+
+async def measure(args: argparse.Namespace, url: str) -> list[Result]:
+    runs = [
+        (
+            "baseline (1 INSERT)",
+            "bench.webhook_baseline:app_factory",
+            "/ingest",
+            {"content-type": "application/json"},
+        ),
+        (
+            "XPulse webhook",
+            "app.main:app_factory",
+            f"/webhooks/{CONNECTOR}",
+            {"content-type": "application/json", "authorization": f"Bearer {SECRET}"},
+        ),
+    ]
+    results = []
+    for name, module, path, headers in runs:
+        port = free_port()
+        server = start(module, url, port)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            await wait_ready(base, time.monotonic() + 30)
+            result = await load(
+                name,
+                base,
+                path,
+                incident,
+                headers,
+                concurrency=args.concurrency,
+                warmup=args.warmup,
+                seconds=args.seconds,
+            )
+        finally:
+            stop(server)
+        results.append(result)
+        print(
+            f"{name:<22} {result.rps:8.1f} req/s   p50 {result.p50:7.1f} ms   "
+            f"p99 {result.p99:7.1f} ms   n={result.requests} errors={result.errors}",
+            flush=True,
+        )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per app")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--budget", type=float, default=180.0, help="hard limit, whole run")
+    args = parser.parse_args()
+    signal.signal(signal.SIGALRM, lambda *_: sys.exit("bench: budget exceeded"))
+    signal.alarm(int(args.budget))
+    url = asyncio.run(create_database())
+    try:
+        command.upgrade(alembic_config(url), "head")
+        asyncio.run(prepare(url))
+        print(
+            f"webhook ingest, {args.concurrency} connections, {args.seconds:.0f} s each, "
+            f"PostgreSQL {make_url(url).host}:{make_url(url).port}",
+            flush=True,
+        )
+        baseline, xpulse = asyncio.run(measure(args, url))
+        ratio = xpulse.rps / baseline.rps if baseline.rps else 0.0
+        verdict = "meets" if ratio >= TARGET_RATIO else "below"
+        print(f"ratio XPulse/baseline: {ratio:.0%} ({verdict} the {TARGET_RATIO:.0%} target)")
+    finally:
+        signal.alarm(0)
+        asyncio.run(drop_database(url))
+
+
+if __name__ == "__main__":
+    main()
