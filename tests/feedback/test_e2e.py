@@ -1,0 +1,115 @@
+"""Must show 1 and 2: a resolved-ticket webhook on the live server leads to exactly one e-mail
+(real SMTP on loopback); its links, opened, record the score; in Chromium the whole page works."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import output_dir
+from tests.feedback.conftest import DESKTOP_UA, SmtpServer, html_links, score_links
+from tests.feedback.live import live_overrides, resolve_ticket, text_part
+from tests.support.browser import chromium
+
+PAGE_HEADERS = {"user-agent": DESKTOP_UA, "accept-language": "en-GB,en;q=0.9"}
+
+
+async def test_resolved_webhook_sends_one_email_whose_link_records_the_score(
+    live_server_factory, committed: AsyncEngine, pg_url: str, smtp_server: SmtpServer
+) -> None:
+    with live_server_factory(**live_overrides(smtp_server)) as srv:
+        scenario = await resolve_ticket(committed, pg_url, srv.url, smtp_server, locale="de")
+        assert await scenario.drain() == 0  # nothing left: the mail is not sent twice
+        (message,) = smtp_server.inbox.messages
+        assert scenario.email in message["To"]
+        number = scenario.webhook.get("links") and next(iter(scenario.webhook["links"]))
+        assert number is not None
+        fb = await scenario.request()
+        assert fb.status == "sent" and fb.sent_at is not None
+        assert re.match(
+            r"\[HD-\w+\] Wie war unser Service\? Printer on floor 3 <jammed>$", message["Subject"]
+        )
+        assert message["List-Unsubscribe"].startswith(f"<{srv.url}/f/")
+        links = score_links(message)
+        assert sorted(links, key=int) == [str(n) for n in range(11)]
+        assert links == scenario.webhook["links"]  # the webhook answer carries the same links
+        html = message.get_body(preferencelist=("html",)).get_content()
+        assert "&lt;jammed&gt;" in html  # autoescaped
+        assert all(url in text_part(message) for url in links.values())
+
+        async with httpx.AsyncClient(headers=PAGE_HEADERS) as client:
+            page = await client.get(links["7"])
+            assert page.status_code == 200 and 'data-pending="7"' in page.text
+            script = re.search(r'<script src="([^"]+)"', page.text).group(1)
+            assert (await client.get(srv.url + script)).status_code == 200
+            assert await scenario.response() is None  # the GET alone records nothing
+            # What the page's script sends after its pause.
+            recorded = await client.post(
+                f"{links['7'].split('?')[0]}",
+                data={"score": "7", "lang": "de", "signals": '{"interacted": false}'},
+                headers={
+                    "accept": "application/json",
+                    "origin": srv.url,
+                    "sec-fetch-site": "same-origin",
+                },
+            )
+            assert recorded.status_code == 200 and recorded.json()["counted"] is True
+        response = await scenario.response()
+        assert response is not None and response.score == 7 and not response.automated
+        assert (await scenario.request()).status == "responded"
+
+
+@pytest.mark.browser
+async def test_chromium_opens_the_mail_link_and_saves_every_answer(
+    request: pytest.FixtureRequest,
+    live_server_factory,
+    committed: AsyncEngine,
+    pg_url: str,
+    smtp_server: SmtpServer,
+) -> None:
+    with live_server_factory(**live_overrides(smtp_server)) as srv:
+        scenario = await resolve_ticket(committed, pg_url, srv.url, smtp_server, locale="de")
+        (message,) = smtp_server.inbox.messages
+        link = score_links(message)["9"]
+        async with chromium(user_agent=DESKTOP_UA) as browser:
+            page = await browser.new_page()
+            async with page.expect_response(lambda r: r.request.method == "POST") as first:
+                await page.goto(link)
+                await page.get_by_role("heading", name="Vielen Dank für Ihr Feedback!").wait_for()
+            assert (await first.value).ok  # the one click, recorded after the page's pause
+            # A reload must not post the mail's score again: the script drops `s` from the URL.
+            await page.wait_for_function("!window.location.search.includes('s=')")
+            for label in ("Schneller Service", "Kompetent"):
+                async with page.expect_response(lambda r: r.request.method == "POST") as saved:
+                    await page.get_by_label(label).check()
+                assert (await saved.value).ok
+            async with page.expect_response(lambda r: r.request.method == "POST") as saved:
+                await page.get_by_label("30–60 Minuten").check()
+            assert (await saved.value).ok
+            comment = page.get_by_label("Möchten Sie uns noch etwas mitteilen?")
+            async with page.expect_response(lambda r: r.request.method == "POST") as saved:
+                await comment.fill("Sehr schnell, danke!")
+                await comment.blur()
+            assert (await saved.value).ok
+            await page.reload()
+            assert await page.get_by_label("Schneller Service").is_checked()
+            assert await page.get_by_label("30–60 Minuten").is_checked()
+            assert await comment.input_value() == "Sehr schnell, danke!"
+            await page.screenshot(
+                path=str(output_dir(request) / "feedback-page.png"), full_page=True
+            )
+        response = await scenario.response()
+        assert response is not None and not response.automated
+        assert (response.score, response.lost_time, response.lost_minutes, response.comment) == (
+            9,
+            "30_60m",
+            45,
+            "Sehr schnell, danke!",
+        )
+        assert await scenario.factors(response.id) == ["expert", "fast"]
+        assert response.evidence["reasons"] == []
+        assert (await scenario.request()).status == "responded"
+        assert len(html_links(message)) >= 13  # 11 scores, the trap link and the opt-out
