@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -103,6 +104,16 @@ def parse_automation(issue_data: dict, connector: ConnectorConfig) -> TicketEven
     return resolution(issue, connector, None)
 
 
+# Cloud accountIds: 24 hex digits, `<number>:<uuid>`, or `qm:…` for JSM customers.
+ACCOUNT_ID = re.compile(r"^([0-9a-f]{24}|\d+:[0-9a-f-]{36}|qm:.+)$")
+
+
+def is_cloud(connector: ConnectorConfig, user_id: str) -> bool:
+    """Cloud looks users up by accountId, Data Center by username."""
+    host = connector.base_url
+    return "atlassian.net" in host or "api.atlassian.com" in host or bool(ACCOUNT_ID.match(user_id))
+
+
 class JiraKind(ConnectorKind):
     kind = "jira"
 
@@ -171,5 +182,4 @@ class JiraKind(ConnectorKind):
     async def lookup_contact(
         self, http: httpx.AsyncClient, connector: ConnectorConfig, ticket: TicketRef, user_id: str
     ) -> str | None:
-        cloud = "atlassian.net" in connector.base_url or "api.atlassian.com" in connector.base_url
-        return await client.user_email(http, connector, user_id, cloud=cloud)
+        return await client.user_email(http, connector, user_id, cloud=is_cloud(connector, user_id))

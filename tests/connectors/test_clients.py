@@ -1,0 +1,140 @@
+"""Outbound REST calls with respx: method, URL, auth, body, and how failures map to retries."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+import respx
+
+from app.connectors.base import PermanentError, TransientError
+from app.connectors.outbound import retry_after_seconds
+from app.connectors.registry import KINDS
+from app.connectors.signatures import check_standard_webhooks
+from app.tickets.events import TicketRef, WriteBack
+from tests.connectors.conftest import SECRET, config
+
+SN = "https://acme.service-now.com"
+
+
+def write_back(**overrides: object) -> WriteBack:
+    values = {
+        "ticket": TicketRef(
+            connector_id=uuid.uuid4(),
+            ticket_id=uuid.uuid4(),
+            external_id="abc123",
+            number="INC0000060",
+            table="incident",
+        ),
+        "request_id": uuid.uuid4(),
+        "response_id": uuid.uuid4(),
+        "response_updated_at": datetime(2026, 11, 23, tzinfo=UTC),
+        "score": 3,
+        "scale": "faces-5",
+        "normalised": 50.0,
+        "label": "😐",
+        "lost_time": "15_30m",
+        "lost_minutes": 25,
+        "factors": ["slow"],
+        "comment": "Took a while",
+    }
+    values.update(overrides)
+    return WriteBack(**values)
+
+
+@respx.mock
+async def test_servicenow_patch_request() -> None:
+    route = respx.patch(f"{SN}/api/now/table/incident/abc123").respond(200, json={"result": {}})
+    async with httpx.AsyncClient() as http:
+        await KINDS["servicenow"].write_back(http, config("servicenow"), write_back())
+    request = route.calls.last.request
+    assert request.url.params["sysparm_fields"] == "sys_id,number"
+    assert request.headers["authorization"] == "Basic eHB1bHNlOnB3"  # xpulse:pw
+    assert json.loads(request.content) == {
+        "u_experience_score": "3",
+        "work_notes": "XPulse: the requester rated 😐 3/5 · lost time: 25 min · factors: slow"
+        '\nComment: "Took a while"',
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error", "retry_after"),
+    [
+        (429, {"Retry-After": "7"}, TransientError, 7.0),
+        (503, {}, TransientError, None),
+        (408, {}, TransientError, None),
+        (400, {}, PermanentError, None),
+        (403, {}, PermanentError, None),
+    ],
+)
+@respx.mock
+async def test_status_codes_decide_retries(status, headers, error, retry_after) -> None:
+    respx.patch(f"{SN}/api/now/table/incident/abc123").respond(status, headers=headers)
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(error) as caught:
+            await KINDS["servicenow"].write_back(http, config("servicenow"), write_back())
+    assert f"HTTP {status}" in str(caught.value)
+    if error is TransientError:
+        assert caught.value.retry_after == retry_after
+
+
+@respx.mock
+async def test_timeouts_are_transient() -> None:
+    respx.patch(f"{SN}/api/now/table/incident/abc123").mock(
+        side_effect=httpx.ConnectTimeout("slow")
+    )
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(TransientError, match="timeout"):
+            await KINDS["servicenow"].write_back(http, config("servicenow"), write_back())
+
+
+def test_retry_after_as_http_date() -> None:
+    now = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds("Mon, 23 Nov 2026 12:00:30 GMT", now) == 30.0
+    assert retry_after_seconds("garbage", now) is None
+
+
+@respx.mock
+async def test_oauth_client_credentials_token_then_bearer() -> None:
+    token = respx.post(f"{SN}/oauth_token.do").respond(200, json={"access_token": "tok-1"})
+    patch = respx.patch(f"{SN}/api/now/table/incident/abc123").respond(200, json={})
+    connector = config("servicenow")
+    connector = type(connector)(
+        **{
+            **connector.__dict__,
+            "auth": {"type": "oauth_client_credentials", "client_id": "c", "client_secret": "s"},
+        }
+    )
+    async with httpx.AsyncClient() as http:
+        await KINDS["servicenow"].write_back(http, connector, write_back())
+    assert b"grant_type=client_credentials" in token.calls.last.request.content
+    assert patch.calls.last.request.headers["authorization"] == "Bearer tok-1"
+
+
+@respx.mock
+async def test_jira_platform_comment_without_property() -> None:
+    base = "https://acme.atlassian.net"
+    comment = respx.post(f"{base}/rest/api/2/issue/abc123/comment").respond(201, json={})
+    connector = config("jira", property_key=None, comment="platform")
+    async with httpx.AsyncClient() as http:
+        await KINDS["jira"].write_back(http, connector, write_back())
+    assert len(respx.calls) == 1
+    assert json.loads(comment.calls.last.request.content)["body"].startswith("XPulse:")
+
+
+@respx.mock
+async def test_generic_callback_is_signed() -> None:
+    route = respx.post("https://hooks.example.com/xpulse").respond(204)
+    connector = config("generic", callback_url="https://hooks.example.com/xpulse")
+    async with httpx.AsyncClient() as http:
+        await KINDS["generic"].write_back(http, connector, write_back())
+    request = route.calls.last.request
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    check_standard_webhooks(headers, request.content, SECRET, datetime.now(UTC))
+    sent = json.loads(request.content)
+    assert sent["type"] == "feedback.score"
+    assert sent["data"]["ticket"] == {"id": "abc123", "number": "INC0000060"}
+    assert sent["data"]["score"] == 3
