@@ -166,7 +166,7 @@ async def trap(token: str, request: Request, session: SessionDep) -> Response:
     return await _guarded(pages.trap, request, session, token)
 
 
-@public_router.get("/f/{token}/opt-out")
+@public_router.api_route("/f/{token}/opt-out", methods=["GET", "HEAD"])
 async def opt_out_form(token: str, request: Request, session: SessionDep) -> Response:
     """Ask before opting out (a GET never changes anything)."""
     return await _guarded(pages.opt_out_form, request, session, token)
