@@ -1,0 +1,180 @@
+"""Fill a throwaway PostgreSQL database with 100,000 tickets and 1,000,000 responses.
+
+    .venv/bin/python -m bench.scoring_generate [--admin-url URL] [--name xpulse_bench_scoring]
+
+Everything is generated inside PostgreSQL (generate_series, one INSERT … SELECT per table), so
+the data never crosses the wire. The random stream is seeded: two runs build the same data set
+relative to the anchor day (today, UTC). Prints the database URL for bench.scoring_bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import asyncpg
+from alembic import command
+from sqlalchemy.engine import make_url
+
+from app.migrate import alembic_config
+
+ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+NAME = "xpulse_bench_scoring"
+TICKETS = 100_000
+RESPONSES_PER_TICKET = 10  # 1,000,000 responses, one per feedback request
+SERVICES, GROUPS, AGENTS = 40, 25, 300
+
+STEPS: list[tuple[str, str]] = [
+    (
+        "connectors",
+        """
+        INSERT INTO connectors (id, name, kind, base_url, enabled, webhook_secret, auth, channel,
+                                options, created_at, updated_at)
+        SELECT gen_random_uuid(), 'bench-' || g, 'generic', 'http://127.0.0.1:9', true, 'x',
+               '{}', 'email', '{}', now(), now()
+        FROM generate_series(1, 2) g
+        """,
+    ),
+    (
+        "tickets",
+        f"""
+        INSERT INTO tickets (id, connector_id, source, external_id, number, title, service,
+                             assignment_group, category, priority, channel, assignee, opened_at,
+                             resolved_at, sla_met, raw, created_at, updated_at)
+        SELECT gen_random_uuid(),
+               (SELECT id FROM connectors ORDER BY name LIMIT 1 OFFSET (g % 2)),
+               'generic', 'ext-' || g, 'INC' || lpad(g::text, 7, '0'), 'Ticket ' || g,
+               'service-' || (g % {SERVICES}), 'group-' || (g % {GROUPS}),
+               (ARRAY['hardware', 'software', 'access', 'network'])[1 + g % 4],
+               (ARRAY['1', '2', '3', '4'])[1 + (g / 7) % 4],
+               (ARRAY['portal', 'email', 'phone', 'chat'])[1 + (g / 3) % 4],
+               'agent-' || (g % {AGENTS}),
+               r.resolved - interval '6 hours', r.resolved,
+               CASE WHEN random() < 0.05 THEN NULL ELSE random() < 0.9 END,
+               '{{}}', now(), now()
+        FROM generate_series(1, {TICKETS}) g
+        CROSS JOIN LATERAL (
+            SELECT date_trunc('day', now()) - random() * interval '365 days' + g * interval '0'
+                   AS resolved
+        ) r
+        """,
+    ),
+    (
+        "feedback_requests",
+        f"""
+        INSERT INTO feedback_requests (id, ticket_id, connector_id, dedupe_key, token_hash,
+                                       status, status_reason, channel, scale, sent_at,
+                                       expires_at, responded_at, created_at, updated_at)
+        SELECT gen_random_uuid(), t.id, t.connector_id, t.id || ':' || k,
+               md5(t.id::text || k) || md5(k || t.id::text),
+               CASE WHEN k <= {RESPONSES_PER_TICKET} THEN 'responded'
+                    WHEN k = {RESPONSES_PER_TICKET} + 1 THEN 'expired'
+                    WHEN k = {RESPONSES_PER_TICKET} + 2 THEN 'suppressed' ELSE 'failed' END,
+               CASE WHEN k = {RESPONSES_PER_TICKET} + 2 THEN 'fatigue'
+                    WHEN k = {RESPONSES_PER_TICKET} + 3 THEN 'smtp 550' END,
+               'email',
+               CASE WHEN k % 10 = 0 THEN 'faces-5' ELSE 'happiness-0-10' END,
+               CASE WHEN k <= {RESPONSES_PER_TICKET} + 1 THEN t.resolved_at + interval '5 min' END,
+               t.resolved_at + interval '7 days',
+               CASE WHEN k <= {RESPONSES_PER_TICKET} THEN t.resolved_at + interval '1 hour' END,
+               t.resolved_at, t.resolved_at
+        FROM tickets t
+        CROSS JOIN generate_series(1, {RESPONSES_PER_TICKET} + 3) k
+        -- about 3 in 10 tickets also have an unanswered, a suppressed and a failed request
+        WHERE k <= {RESPONSES_PER_TICKET} OR abs(hashtext(t.id::text) % 10) < 3
+        """,
+    ),
+    (
+        "responses",
+        """
+        INSERT INTO responses (id, request_id, ticket_id, score, scale, lost_time, lost_minutes,
+                               automated, evidence, answered_at, created_at, updated_at)
+        SELECT gen_random_uuid(), fr.id, fr.ticket_id, s.score, fr.scale, l.key, l.minutes,
+               random() < 0.01, '{}', fr.responded_at, fr.responded_at, fr.responded_at
+        FROM feedback_requests fr
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN fr.scale = 'faces-5' THEN 1 + floor(random() * 5)::int
+                        ELSE least(10, floor(random() * 14)::int) END AS score,
+                   floor(random() * 11)::int AS bucket
+            FROM (SELECT fr.id) AS dependent  -- re-evaluated per row
+        ) s
+        LEFT JOIN (VALUES (0, 'none', 0), (1, 'lt_15m', 10), (2, '15_30m', 25),
+                          (3, '30_60m', 45), (4, '1_2h', 90), (5, '2_4h', 180),
+                          (6, '4_8h', 360), (7, 'gt_1d', 720)) AS l (bucket, key, minutes)
+               ON l.bucket = s.bucket
+        WHERE fr.status = 'responded'
+        """,
+    ),
+    (
+        "response_factors",
+        """
+        INSERT INTO response_factors (response_id, factor, polarity)
+        SELECT DISTINCT r.id, f.factor, f.polarity
+        FROM responses r
+        CROSS JOIN LATERAL (
+            SELECT (ARRAY['fast', 'friendly', 'first_contact', 'informed', 'learned',
+                          'expert'])[1 + floor(random() * 6)::int] AS factor, 'positive' AS polarity
+            FROM generate_series(1, 2) WHERE r.score >= (CASE r.scale WHEN 'faces-5' THEN 3
+                                                               ELSE 7 END)
+                                          AND random() < 0.6
+            UNION ALL
+            SELECT (ARRAY['slow', 'repeat_explain', 'not_informed', 'closed_unasked',
+                          'not_solved', 'hard_to_reach', 'unfriendly'])
+                       [1 + floor(random() * 7)::int], 'negative'
+            FROM generate_series(1, 2) WHERE r.score <= (CASE r.scale WHEN 'faces-5' THEN 3
+                                                               ELSE 8 END)
+                                          AND random() < 0.6
+        ) f
+        """,
+    ),
+]
+
+
+def dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def recreate(admin_url: str, name: str) -> str:
+    conn = await asyncpg.connect(dsn(admin_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def fill(url: str) -> None:
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        await conn.execute("SELECT setseed(0.42)")
+        for table, sql in STEPS:
+            started = time.monotonic()
+            await conn.execute(sql)
+            count = await conn.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
+            print(
+                f"  {table:<18} {count:>9,} rows  {time.monotonic() - started:6.1f} s", flush=True
+            )
+        started = time.monotonic()
+        await conn.execute("VACUUM ANALYZE")  # visibility map for index-only scans, statistics
+        print(f"  vacuum analyze              {time.monotonic() - started:6.1f} s", flush=True)
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--admin-url", default=ADMIN_URL)
+    parser.add_argument("--name", default=NAME)
+    args = parser.parse_args()
+    started = time.monotonic()
+    url = asyncio.run(recreate(args.admin_url, args.name))
+    command.upgrade(alembic_config(url), "head")
+    print(f"migrated {args.name}", flush=True)
+    asyncio.run(fill(url))
+    print(f"done in {time.monotonic() - started:.0f} s: {url}")
+
+
+if __name__ == "__main__":
+    main()
