@@ -136,7 +136,7 @@ async def enqueue_servicenow_polls(
 async def servicenow_poll_one(ctx: JobContext, payload: PollConnector) -> None:
     """Ask the Table API for records resolved since the watermark and feed each through the
     webhook's idempotent path: a lost delivery is still surveyed, a seen one is not again."""
-    connector = await ctx.session.get(Connector, payload.connector_id, with_for_update=True)
+    connector = await ctx.session.get(Connector, payload.connector_id)
     if connector is None or not connector.enabled:
         return
     kind = get_kind(connector.kind)

@@ -152,6 +152,31 @@ OWN_CASES: list[tuple[str, str, dict[str, Any], Any]] = [
     ),
     (
         "servicenow",
+        "incident_business_rule.json",  # exactly what the README's business rule sends
+        {},
+        {
+            "external_id": "9d385017c611228701d22104cc95c371",
+            "number": "INC0010042",
+            "title": "VPN drops every hour",
+            "table": "incident",
+            "requester_id": "62826bf03710200044e0bfc8bcbe5df1",
+            "requester_email": "abel.tuter@example.com",
+            "requester_name": "Abel Tuter",
+            "assignee": "David Loo",
+            "assignment_group": "Network",
+            "service": "VPN",
+            "category": "Network",
+            "priority": "2 - High",
+            "channel": "Email",
+            "sla_met": True,
+            "opened_at": utc(2026, 11, 20, 8, 15),  # value (UTC), not the display (Pacific)
+            "resolved_at": utc(2026, 11, 21, 16, 2, 33),
+            "cycle": "resolved_at:2026-11-21 16:02:33",
+            "guess": False,
+        },
+    ),
+    (
+        "servicenow",
         "incident_closed_display_false.json",
         {},
         {"number": "INC0010042", "cycle": "resolved_at:2026-11-21 16:02:33", "guess": False},
