@@ -265,8 +265,9 @@ async def set_recipient(
     if await is_opted_out(session, email_key(email)):
         request.status = RequestStatus.suppressed
         request.status_reason = "opted_out"
-        return
-    await enqueue_email(session, request, kind="initial", now=now)
+    else:
+        await enqueue_email(session, request, kind="initial", now=now)
+    await session.flush()
 
 
 async def fallback_to_comment(
@@ -282,6 +283,7 @@ async def fallback_to_comment(
     request.status_reason = reason
     request.updated_at = now
     await enqueue_comment(session, request, ticket, settings, now=now)
+    await session.flush()
 
 
 async def mark_delivered(session: AsyncSession, *, request_id: uuid.UUID, now: datetime) -> bool:
@@ -328,6 +330,7 @@ async def cancel(session: AsyncSession, *, request_id: uuid.UUID, now: datetime)
     request.status = RequestStatus.cancelled
     request.status_reason = "cancelled by an administrator"
     request.updated_at = now
+    await session.flush()
     return request
 
 
@@ -352,8 +355,10 @@ async def resend(
         assert ticket is not None
         # The comment job belongs to connectors; count the resend here so keys stay unique.
         request.resend_count = number
+        request.status = RequestStatus.pending  # the comment job posts pending requests only
         key = f"post_comment:{request.id}:resend:{number}"
         await enqueue_comment(session, request, ticket, settings, now=now, dedupe_key=key)
     else:
         raise RequestNotResendable("Requests on the `none` channel are not sent by XPulse")
+    await session.flush()
     return request
