@@ -20,7 +20,7 @@ from app.feedback.schemas import SendEmail
 from app.http import make_http_client
 from app.jobs import queue
 from app.jobs.models import Job
-from app.jobs.registry import TransientError
+from app.jobs.registry import TransientError, load_handlers
 from app.jobs.worker import Worker
 from tests.feedback.conftest import SmtpServer, free_port, make_connector, make_ticket
 
@@ -58,6 +58,7 @@ async def test_two_workers_draining_together_send_each_email_once(
             )
             addresses.append(ticket.requester_email)
         await s.commit()
+    load_handlers()
     smtp_server.inbox.delay = 0.05  # widen the window in which both hold a job for one request
     async with make_http_client(settings) as http:
         workers = [Worker(sessions, http, settings, name=f"w{n}") for n in (1, 2)]
