@@ -87,8 +87,7 @@ async def gather(
 ) -> dict[str, Any]:
     """Everything the page shows, from the same service functions as the API."""
     assert filt.date_from is not None and filt.date_to is not None
-    figures = await service.summary(session, filt, hourly_cost=hourly_cost)
-    factors = await service.factors(session, filt)
+    figures, factors = await service.summary_and_factors(session, filt, hourly_cost=hourly_cost)
     points = await service.trend(
         session,
         filt,

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UUIDPK, Base, Timestamps
@@ -31,3 +32,57 @@ class XlaTarget(Timestamps, Base):
     min_happiness: Mapped[float]
     max_lost_minutes: Mapped[float | None]  # mean lost time target
     min_response_rate: Mapped[float | None]  # 0..1
+
+
+# Per-ticket counts of its feedback (scoring.md's raw numbers), kept exact by database triggers
+# on feedback_requests, responses and response_factors (migration 0004; app/scoring/rollup.py).
+# Every figure filters and groups by ticket fields, so one narrow row per ticket replaces three
+# large joins at query time.
+SCALE_PREFIX = {"happiness-0-10": "s10", "faces-5": "s5"}
+
+
+def _count() -> Mapped[int]:
+    return mapped_column(Integer, default=0, server_default="0")
+
+
+class TicketScore(Base):
+    __tablename__ = "ticket_scores"
+
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    requests_sent: Mapped[int] = _count()
+    responses: Mapped[int] = _count()  # counted ones: automated clicks never are
+    s10_n: Mapped[int] = _count()
+    s10_sum: Mapped[int] = _count()
+    s10_happy: Mapped[int] = _count()
+    s10_unhappy: Mapped[int] = _count()
+    s5_n: Mapped[int] = _count()
+    s5_sum: Mapped[int] = _count()
+    s5_happy: Mapped[int] = _count()
+    s5_unhappy: Mapped[int] = _count()
+    lost_n: Mapped[int] = _count()
+    lost_sum: Mapped[int] = _count()
+    lost_0: Mapped[int] = _count()
+    lost_10: Mapped[int] = _count()
+    lost_25: Mapped[int] = _count()
+    lost_45: Mapped[int] = _count()
+    lost_90: Mapped[int] = _count()
+    lost_180: Mapped[int] = _count()
+    lost_360: Mapped[int] = _count()
+    lost_720: Mapped[int] = _count()
+    positive_responses: Mapped[int] = _count()  # responses that picked any positive factor
+    negative_responses: Mapped[int] = _count()
+    f_fast: Mapped[int] = _count()
+    f_friendly: Mapped[int] = _count()
+    f_first_contact: Mapped[int] = _count()
+    f_informed: Mapped[int] = _count()
+    f_learned: Mapped[int] = _count()
+    f_expert: Mapped[int] = _count()
+    f_slow: Mapped[int] = _count()
+    f_repeat_explain: Mapped[int] = _count()
+    f_not_informed: Mapped[int] = _count()
+    f_closed_unasked: Mapped[int] = _count()
+    f_not_solved: Mapped[int] = _count()
+    f_hard_to_reach: Mapped[int] = _count()
+    f_unfriendly: Mapped[int] = _count()

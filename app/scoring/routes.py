@@ -58,8 +58,7 @@ async def get_scores(
     session: SessionDep, _: ReadKey, filt: Filter, cost: HourlyCost
 ) -> ScoreSummary:
     """Experience scores for a filter."""
-    figures = await service.summary(session, filt, hourly_cost=cost)
-    factors = await service.factors(session, filt)
+    figures, factors = await service.summary_and_factors(session, filt, hourly_cost=cost)
     return ScoreSummary(filter=filt, figures=figures, factors=factors)
 
 

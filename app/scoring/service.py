@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import dialect_name
-from app.feedback.models import FeedbackRequest, RequestStatus, Response, ResponseFactor
+from app.feedback.models import FeedbackRequest, RequestStatus
 from app.feedback.scales import LOST_TIME_MINUTES, NEGATIVE_FACTORS, POSITIVE_FACTORS, SCALES
 from app.pagination import InvalidCursor, decode_cursor, encode_cursor
 from app.scoring import formulas
+from app.scoring.models import SCALE_PREFIX, TicketScore
 from app.scoring.schemas import (
     CsatFigures,
     Dimension,
@@ -28,7 +29,7 @@ from app.scoring.schemas import (
     ScoreFilter,
     SlaFigures,
 )
-from app.scoring.sql import DIMENSIONS, counted_responses, period_key, ticket_conditions
+from app.scoring.sql import DIMENSIONS, period_key, ticket_conditions
 from app.tickets.models import Ticket
 
 HAPPINESS_SCALE = "happiness-0-10"  # happiness uses 0–10 responses only
@@ -50,6 +51,29 @@ class Counts:
     not_sent: list[NotSent] = field(default_factory=list)
     sla_known: int = 0
     sla_met: int = 0
+    factors: dict[str, int] = field(default_factory=dict)  # responses that picked each
+    polarity_responses: dict[str, int] = field(default_factory=dict)  # picked any of polarity
+
+    def factor_list(self) -> FactorList:
+        def shares(polarity: str, known: tuple[str, ...]) -> list[FactorShare]:
+            total = self.polarity_responses.get(polarity, 0)
+            rows = [
+                FactorShare(
+                    factor=name,
+                    polarity=polarity,
+                    responses=self.factors.get(name, 0),
+                    share=formulas.ratio(self.factors.get(name, 0), total),
+                )
+                for name in known
+            ]
+            return sorted(rows, key=lambda r: (-r.responses, known.index(r.factor)))
+
+        return FactorList(
+            positive_responses=self.polarity_responses.get("positive", 0),
+            negative_responses=self.polarity_responses.get("negative", 0),
+            positive=shares("positive", POSITIVE_FACTORS),
+            negative=shares("negative", NEGATIVE_FACTORS),
+        )
 
     def scale(self, key: str) -> dict[str, int]:
         return self.per_scale.get(key, {"n": 0, "sum": 0, "happy": 0, "unhappy": 0})
@@ -102,82 +126,84 @@ def _count_if(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _response_columns() -> list[Any]:
-    r = Response
-    cols: list[Any] = [func.count().label("n")]
-    for key, scale in SCALES.items():
-        on = r.scale == key
-        cols += [
-            _count_if(on).label(f"{key}:n"),
-            func.coalesce(func.sum(case((on, r.score), else_=0)), 0).label(f"{key}:sum"),
-            _count_if(and_(on, r.score >= scale.happy_from)).label(f"{key}:happy"),
-            _count_if(and_(on, r.score < scale.neutral_from)).label(f"{key}:unhappy"),
-        ]
-    cols += [
-        func.count(r.lost_minutes).label("lost_n"),
-        func.coalesce(func.sum(r.lost_minutes), 0).label("lost_sum"),
-    ]
-    # The median comes from this histogram: lost time is one of scoring.md's eight buckets.
-    cols += [_count_if(r.lost_minutes == m).label(f"lost:{m}") for m in LOST_TIME_MINUTES.values()]
-    return cols
+def _total(column: Any) -> Any:
+    return func.coalesce(func.sum(column), 0).label(column.key)
 
 
 async def aggregate(
     session: AsyncSession, filt: ScoreFilter, group: Any | None = None, **window: Any
 ) -> dict[Any, Counts]:
-    """Counts per value of `group` (a SQL expression over tickets), or under EVERYTHING."""
+    """Counts per value of `group` (a SQL expression over tickets), or under EVERYTHING.
+
+    Two statements: tickets in scope with their rollup row (responses, requests sent, factors,
+    SLA), and the requests that were never sent, by reason."""
     conds = ticket_conditions(filt, **window)
     key = (group if group is not None else literal_column(f"'{EVERYTHING}'")).label("key")
-    grouped = (lambda stmt: stmt.group_by(group)) if group is not None else (lambda stmt: stmt)
+    s = TicketScore
+    counted = [c for c in s.__table__.columns if c.key != "ticket_id"]
+    stmt = (
+        select(
+            key,
+            func.count(Ticket.sla_met).label("sla_known"),
+            _count_if(Ticket.sla_met.is_(True)).label("sla_met"),
+            *(_total(c) for c in counted),
+        )
+        .select_from(Ticket)
+        .outerjoin(s, s.ticket_id == Ticket.id)
+        .where(*conds)
+    )
+    if group is not None:
+        stmt = stmt.group_by(group)
     out: dict[Any, Counts] = defaultdict(Counts)
-
-    stmt = select(key, *_response_columns()).join(Ticket, Ticket.id == Response.ticket_id)
-    for row in await session.execute(grouped(stmt.where(counted_responses(), *conds))):
-        m = row._mapping
-        if group is None and not m["n"]:
-            continue
-        counts = out[m["key"]]
-        counts.responses = m["n"]
-        counts.per_scale = {
-            k: {f: int(m[f"{k}:{f}"]) for f in ("n", "sum", "happy", "unhappy")} for k in SCALES
-        }
-        counts.lost_n, counts.lost_sum = m["lost_n"], int(m["lost_sum"])
-        counts.lost_histogram = {v: int(m[f"lost:{v}"]) for v in LOST_TIME_MINUTES.values()}
+    for row in await session.execute(stmt):
+        m = {k: (v if k == "key" else int(v)) for k, v in row._mapping.items()}
+        if group is None and not any(v for k, v in m.items() if k != "key"):
+            continue  # no ticket in scope
+        out[m["key"]] = _counts(m)
 
     fr = FeedbackRequest
-    stmt = select(key, func.count(fr.sent_at).label("sent")).join(Ticket, Ticket.id == fr.ticket_id)
-    for row in await session.execute(grouped(stmt.where(*conds))):
-        if row.sent:
-            out[row.key].requests_sent = row.sent
-
-    not_sent = [RequestStatus.suppressed, RequestStatus.failed]
-    stmt = select(key, fr.status, fr.status_reason, func.count().label("n")).join(
-        Ticket, Ticket.id == fr.ticket_id
+    stmt = (
+        select(key, fr.status, fr.status_reason, func.count().label("n"))
+        .join(Ticket, Ticket.id == fr.ticket_id)
+        .where(fr.status.in_([RequestStatus.suppressed, RequestStatus.failed]), *conds)
     )
-    stmt = stmt.where(fr.status.in_(not_sent), *conds)
-    if group is None:
-        stmt = stmt.group_by(fr.status, fr.status_reason)
-    else:
-        stmt = stmt.group_by(group, fr.status, fr.status_reason)
-    for row in await session.execute(stmt):
+    extra = [group] if group is not None else []
+    for row in await session.execute(stmt.group_by(*extra, fr.status, fr.status_reason)):
         out[row.key].not_sent.append(
             NotSent(status=row.status, reason=row.status_reason, requests=row.n)
         )
-
-    stmt = select(
-        key,
-        func.count(Ticket.sla_met).label("known"),
-        _count_if(Ticket.sla_met.is_(True)).label("met"),
-    )
-    for row in await session.execute(grouped(stmt.where(*conds))):
-        if row.known:
-            out[row.key].sla_known, out[row.key].sla_met = row.known, int(row.met)
     return out
+
+
+def _counts(m: dict[str, Any]) -> Counts:
+    return Counts(
+        responses=m["responses"],
+        per_scale={
+            key: {f: m[f"{prefix}_{f}"] for f in ("n", "sum", "happy", "unhappy")}
+            for key, prefix in SCALE_PREFIX.items()
+        },
+        lost_n=m["lost_n"],
+        lost_sum=m["lost_sum"],
+        # The median comes from this histogram: lost time is one of scoring.md's buckets.
+        lost_histogram={v: m[f"lost_{v}"] for v in LOST_TIME_MINUTES.values()},
+        requests_sent=m["requests_sent"],
+        sla_known=m["sla_known"],
+        sla_met=m["sla_met"],
+        factors={k: m[f"f_{k}"] for k in POSITIVE_FACTORS + NEGATIVE_FACTORS},
+        polarity_responses={p: m[f"{p}_responses"] for p in ("positive", "negative")},
+    )
 
 
 async def summary(session: AsyncSession, filt: ScoreFilter, *, hourly_cost: float) -> ScoreFigures:
     counts = (await aggregate(session, filt)).get(EVERYTHING, Counts())
     return counts.figures(hourly_cost)
+
+
+async def summary_and_factors(
+    session: AsyncSession, filt: ScoreFilter, *, hourly_cost: float
+) -> tuple[ScoreFigures, FactorList]:
+    counts = (await aggregate(session, filt)).get(EVERYTHING, Counts())
+    return counts.figures(hourly_cost), counts.factor_list()
 
 
 async def breakdown(
@@ -235,51 +261,8 @@ async def resolved_days(session: AsyncSession, filt: ScoreFilter) -> tuple[date,
 
 
 async def factors(session: AsyncSession, filt: ScoreFilter) -> FactorList:
-    """Every known factor with its share of same-polarity responses, most picked first."""
-    f = ResponseFactor
-    base = (
-        select()
-        .select_from(f)
-        .join(Response, Response.id == f.response_id)
-        .join(Ticket, Ticket.id == Response.ticket_id)
-        .where(counted_responses(), *ticket_conditions(filt))
-    )
-    picked = {
-        (row.factor, row.polarity): row.n
-        for row in await session.execute(
-            base.add_columns(f.factor, f.polarity, func.count().label("n")).group_by(
-                f.factor, f.polarity
-            )
-        )
-    }
-    totals = {
-        row.polarity: row.n
-        for row in await session.execute(
-            base.add_columns(
-                f.polarity, func.count(func.distinct(f.response_id)).label("n")
-            ).group_by(f.polarity)
-        )
-    }
-
-    def shares(polarity: str, known: tuple[str, ...]) -> list[FactorShare]:
-        names = list(known) + sorted({k for k, p in picked if p == polarity} - set(known))
-        rows = [
-            FactorShare(
-                factor=name,
-                polarity=polarity,
-                responses=picked.get((name, polarity), 0),
-                share=formulas.ratio(picked.get((name, polarity), 0), totals.get(polarity, 0)),
-            )
-            for name in names
-        ]
-        return sorted(rows, key=lambda r: (-r.responses, names.index(r.factor)))
-
-    return FactorList(
-        positive_responses=totals.get("positive", 0),
-        negative_responses=totals.get("negative", 0),
-        positive=shares("positive", POSITIVE_FACTORS),
-        negative=shares("negative", NEGATIVE_FACTORS),
-    )
+    """Every factor with its share of same-polarity responses, most picked first."""
+    return (await aggregate(session, filt)).get(EVERYTHING, Counts()).factor_list()
 
 
 def _after(keys: list[str], cursor: str | None) -> int:
