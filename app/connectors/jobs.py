@@ -20,7 +20,6 @@ from app.feedback import service as feedback_service
 from app.feedback.models import RequestStatus
 from app.feedback.models import Response as FeedbackResponse
 from app.jobs import queue
-from app.jobs.models import Job, JobStatus
 from app.jobs.registry import JobContext, TransientError, handler, periodic
 from app.tickets import service as tickets_service
 from app.tickets.events import PostComment, WriteBack
@@ -103,33 +102,25 @@ def poll_key(connector: Connector) -> str:
 async def enqueue_servicenow_polls(
     session: AsyncSession, settings: Settings, now: datetime
 ) -> None:
-    """Enqueue one catch-up poll per ServiceNow connector that is due (dedupe: one per replica
-    tick at most, and none while one is pending or running)."""
+    """Enqueue a catch-up poll for each ServiceNow connector that is due; replicas ticking
+    together enqueue one (the dedupe key holds while a poll is pending or running)."""
     connectors = await session.scalars(
         select(Connector).where(Connector.kind == "servicenow", Connector.enabled.is_(True))
     )
     for connector in connectors.all():
         options = service.to_config(connector).options
-        if not options.poll:
+        due = now - timedelta(seconds=options.poll_interval_seconds)
+        if not options.poll or (connector.poll_enqueued_at and connector.poll_enqueued_at > due):
             continue
-        recent = await session.scalar(
-            select(Job.id)
-            .where(
-                Job.dedupe_key == poll_key(connector),
-                Job.status.in_([JobStatus.done, JobStatus.dead]),
-                Job.finished_at > now - timedelta(seconds=options.poll_interval_seconds),
-            )
-            .limit(1)
+        await queue.enqueue(
+            session,
+            "connectors.servicenow_poll_one",
+            PollConnector(connector_id=connector.id),
+            dedupe_key=poll_key(connector),
+            run_after=now,
+            max_attempts=3,
         )
-        if recent is None:
-            await queue.enqueue(
-                session,
-                "connectors.servicenow_poll_one",
-                PollConnector(connector_id=connector.id),
-                dedupe_key=poll_key(connector),
-                run_after=now,
-                max_attempts=3,
-            )
+        connector.poll_enqueued_at = now
 
 
 @handler("connectors.servicenow_poll_one", payload=PollConnector, max_attempts=3)

@@ -34,6 +34,7 @@ class Connector(Timestamps, Base):
     channel: Mapped[str] = mapped_column(String(32), default=Channel.email)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # write-back, tables, sampling
     poll_watermark: Mapped[datetime | None]  # ServiceNow catch-up poll: resolved since this
+    poll_enqueued_at: Mapped[datetime | None]  # when the last catch-up poll was queued
 
 
 class InboundStatus(StrEnum):

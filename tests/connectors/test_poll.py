@@ -118,3 +118,23 @@ async def test_poll_surveys_a_lost_delivery_once(
             async with sessionmaker() as session:
                 events = await session.scalar(select(func.count()).select_from(InboundEvent))
             assert events == 2  # the polled record and the late webhook, both kept
+
+
+async def test_polls_are_enqueued_per_interval_and_only_where_enabled(session) -> None:
+    settings = make_settings("postgresql+asyncpg://unused/none")
+    due = await make_connector(session, kind="servicenow", poll_interval_seconds=60)
+    await make_connector(session, kind="servicenow", poll=False)
+    await make_connector(session, kind="jira")
+    now = utcnow()
+
+    async def queued() -> list[str]:
+        rows = await session.scalars(select(Job.dedupe_key).where(Job.name.like("%poll_one")))
+        return list(rows.all())
+
+    await enqueue_servicenow_polls(session, settings, now)
+    assert await queued() == [f"servicenow_poll:{due.id}"]
+    await session.execute(Job.__table__.update().values(status="done"))
+    await enqueue_servicenow_polls(session, settings, now + timedelta(seconds=30))
+    assert len(await queued()) == 1  # not due yet
+    await enqueue_servicenow_polls(session, settings, now + timedelta(seconds=61))
+    assert len(await queued()) == 2
