@@ -99,10 +99,10 @@ async def gather(
     trend = charts.line_chart(
         [(p.isoformat(), f.happiness.value, f.happiness.margin) for p, f in points]
     )
-    breakdowns = {}
+    breakdowns, rows_by = {}, {}
     for by, title in ((Dimension.service, "service"), (Dimension.assignment_group, "group")):
-        rows = await service.breakdown(session, filt, by=by, hourly_cost=hourly_cost)
-        rows = sorted(rows, key=lambda r: -r[1].responses)[:12]
+        rows_by[by] = await service.breakdown(session, filt, by=by, hourly_cost=hourly_cost)
+        rows = sorted(rows_by[by], key=lambda r: -r[1].responses)[:12]
         breakdowns[title] = charts.bar_chart(
             [(k or "(none)", f.happiness.value, _happiness_text(f.happiness)) for k, f in rows]
         )
@@ -123,9 +123,8 @@ async def gather(
     xlas = [
         await xla.read(session, t, at=today, tz=filt.tz, hourly_cost=hourly_cost) for t in targets
     ]
-    melons = await insights.groups(
-        session,
-        filt,
+    melons = insights.pick(
+        rows_by,
         sla_min=insights.SLA_MIN,
         happiness_max=insights.HAPPINESS_MAX,
         min_responses=insights.MIN_RESPONSES,

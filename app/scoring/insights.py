@@ -11,6 +11,7 @@ from app.pagination import paginate
 from app.scoring import service
 from app.scoring.schemas import (
     Dimension,
+    ScoreFigures,
     ScoreFilter,
     WatermelonGroup,
     WatermelonTicket,
@@ -31,19 +32,17 @@ def unhappy() -> object:
     )
 
 
-async def groups(
-    session: AsyncSession,
-    filt: ScoreFilter,
+def pick(
+    rows_by: dict[Dimension, list[tuple[str | None, ScoreFigures]]],
     *,
     sla_min: float,
     happiness_max: float,
     min_responses: int,
 ) -> list[WatermelonGroup]:
-    """Services and groups with SLA attainment ≥ sla_min and happiness ≤ happiness_max over at
-    least min_responses responses; the unhappiest first."""
+    """The watermelon groups among breakdown rows, the unhappiest first."""
     found: list[WatermelonGroup] = []
-    for by in GROUP_DIMENSIONS:
-        for key, fig in await service.breakdown(session, filt, by=by, hourly_cost=0.0):
+    for by, rows in rows_by.items():
+        for key, fig in rows:
             h, sla = fig.happiness, fig.sla.attainment
             if key is None or h.value is None or sla is None:
                 continue
@@ -59,6 +58,23 @@ async def groups(
                     )
                 )
     return sorted(found, key=lambda g: (g.happiness, g.by, g.key))
+
+
+async def groups(
+    session: AsyncSession,
+    filt: ScoreFilter,
+    *,
+    sla_min: float,
+    happiness_max: float,
+    min_responses: int,
+) -> list[WatermelonGroup]:
+    """Services and groups with SLA attainment ≥ sla_min and happiness ≤ happiness_max over at
+    least min_responses responses."""
+    rows_by = {
+        by: await service.breakdown(session, filt, by=by, hourly_cost=0.0)
+        for by in GROUP_DIMENSIONS
+    }
+    return pick(rows_by, sla_min=sla_min, happiness_max=happiness_max, min_responses=min_responses)
 
 
 async def tickets(

@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UUIDPK, Base, Timestamps
+from app.feedback.models import Response
 
 
 class XlaScope(StrEnum):
@@ -86,3 +87,7 @@ class TicketScore(Base):
     f_not_solved: Mapped[int] = _count()
     f_hard_to_reach: Mapped[int] = _count()
     f_unfriendly: Mapped[int] = _count()
+
+
+# Watermelon tickets and exports walk responses by answer time (keyset pagination, streaming).
+Index("ix_responses_answered_at_id", Response.__table__.c.answered_at, Response.__table__.c.id)

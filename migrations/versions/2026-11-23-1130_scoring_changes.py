@@ -112,6 +112,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("ticket_id", name=op.f("pk_ticket_scores")),
     )
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.create_index("ix_responses_answered_at_id", ["answered_at", "id"], unique=False)
     dialect = op.get_bind().dialect.name
     for statement in POSTGRESQL_DDL if dialect == "postgresql" else SQLITE_DDL:
         op.execute(statement)
@@ -123,3 +125,5 @@ def downgrade() -> None:
     for statement in POSTGRESQL_DROP if dialect == "postgresql" else SQLITE_DROP:
         op.execute(statement)
     op.drop_table("ticket_scores")
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.drop_index("ix_responses_answered_at_id")

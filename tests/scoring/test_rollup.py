@@ -1,0 +1,101 @@
+"""ticket_scores stays exactly what a rebuild from scratch gives, whatever happens to the
+feedback rows, on PostgreSQL and on SQLite (the triggers of migration 0004)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import create_engine
+from app.feedback.models import FeedbackRequest, Response, ResponseFactor
+from app.scoring import rollup
+from app.scoring.models import TicketScore
+from app.tickets.models import Ticket
+from tests.scoring.builders import FIXED, seed
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def any_session(request, session: AsyncSession, sqlite_url: str) -> AsyncIterator:
+    if request.param == "postgresql":
+        yield session
+        return
+    engine = create_engine(sqlite_url)
+    async with engine.connect() as conn:
+        await conn.begin()
+        s = AsyncSession(bind=conn, join_transaction_mode="create_savepoint")
+        try:
+            yield s
+        finally:
+            await s.close()
+            await conn.rollback()
+    await engine.dispose()
+
+
+async def _rows(session: AsyncSession) -> dict:
+    rows = (await session.scalars(select(TicketScore))).all()
+    columns = rollup.columns()
+    out = {r.ticket_id: {c: getattr(r, c) for c in columns} for r in rows}
+    for r in rows:
+        session.expunge(r)
+    return out
+
+
+async def _assert_exact(session: AsyncSession) -> dict:
+    kept = await _rows(session)
+    await session.execute(delete(TicketScore))
+    await session.execute(text(rollup.rebuild()))
+    rebuilt = await _rows(session)
+    # A ticket whose feedback all went away keeps a row of zeros; a rebuild has no row.
+    assert {k: v for k, v in kept.items() if any(v.values())} == rebuilt
+    return rebuilt
+
+
+async def test_rollup_follows_every_change(any_session: AsyncSession) -> None:
+    s = any_session
+    tickets = await seed(s, FIXED)
+    first = await _assert_exact(s)
+    t1 = tickets[0].id
+    assert first[t1]["responses"] == 1 and first[t1]["f_fast"] == 1
+    assert first[t1]["requests_sent"] == 1 and first[t1]["s10_happy"] == 1
+
+    r1 = await s.scalar(select(Response.id).where(Response.ticket_id == t1))
+    await s.execute(update(Response).where(Response.id == r1).values(score=2, lost_minutes=720))
+    after = await _assert_exact(s)
+    assert after[t1]["s10_unhappy"] == 1 and after[t1]["lost_720"] == 1
+
+    await s.execute(
+        delete(ResponseFactor).where(
+            ResponseFactor.response_id == r1, ResponseFactor.factor == "fast"
+        )
+    )
+    s.add(ResponseFactor(response_id=r1, factor="slow", polarity="negative"))
+    await s.flush()
+    after = await _assert_exact(s)
+    assert (after[t1]["f_fast"], after[t1]["f_slow"], after[t1]["negative_responses"]) == (0, 1, 1)
+
+    # A response judged automated afterwards stops counting, factors included.
+    await s.execute(update(Response).where(Response.id == r1).values(automated=True))
+    after = await _assert_exact(s)
+    assert t1 not in after or after[t1]["responses"] == 0
+
+    t2 = tickets[1].id
+    await s.execute(
+        update(FeedbackRequest).where(FeedbackRequest.ticket_id == t2).values(sent_at=None)
+    )
+    await s.execute(delete(Response).where(Response.ticket_id == t2))
+    after = await _assert_exact(s)
+    assert t2 not in after
+
+    # Moving a response to another ticket updates both tickets' rows.
+    t3, t4 = tickets[2].id, tickets[3].id
+    await s.execute(update(Response).where(Response.ticket_id == t3).values(ticket_id=t4))
+    after = await _assert_exact(s)
+    assert after[t4]["responses"] == 2
+
+    await s.execute(delete(Ticket).where(Ticket.id == t4))
+    after = await _assert_exact(s)
+    assert t4 not in after
+    assert (await s.get(TicketScore, t4)) is None  # gone with its ticket
