@@ -174,3 +174,33 @@ async def test_unparseable_delivery_is_422_kept_and_replayable(
     again = await client.post(f"/api/v1/inbound-events/{item['id']}/replay", headers=admin_headers)
     assert again.json()["feedback_request_id"] == str(request.id)  # idempotent
     assert len(await requests_of(session)) == 1
+
+
+async def test_jira_reopen_and_resolve_again_is_a_new_request(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    connector = await make_connector(session, kind="jira")
+    resolved = json.loads(own_fixture("jira", "cloud_resolved_hidden_email.json"))
+
+    async def send(payload: dict, delivery: str) -> httpx.Response:
+        body = json.dumps(payload).encode()
+        return await post(client, connector.name, body, jira_headers(body, delivery=delivery))
+
+    first = (await send(resolved, "r1")).json()
+    reopened = json.loads(json.dumps(resolved))
+    reopened["issue"]["fields"].update(
+        status={"name": "Reopened", "statusCategory": {"key": "new"}},
+        resolution=None,
+        resolutiondate=None,
+    )
+    reopened["changelog"]["items"][0].update(fromString="Resolved", toString="Reopened")
+    answer = await send(reopened, "r2")
+    assert answer.status_code == 200 and "not in the done category" in answer.json()["ignored"]
+    ticket = await session.get(Ticket, first["ticket_id"])
+    assert ticket.resolved_at is None  # the reopen ended the cycle
+    again = json.loads(json.dumps(resolved))
+    again["issue"]["fields"]["resolutiondate"] = "2026-11-25T09:30:00.000+0000"
+    second = (await send(again, "r3")).json()
+    assert second["ticket_id"] == first["ticket_id"]
+    assert second["feedback_request_id"] != first["feedback_request_id"]
+    assert len(await requests_of(session)) == 2
