@@ -151,7 +151,9 @@ async def submit(
 async def head(request: Request, session: AsyncSession, token: str, settings: Settings) -> Response:
     """HEAD never answers anything; it is kept as evidence (people's browsers do not send it)."""
     fb = await answers.request_by_token(session, token, now=utcnow())
-    await _log_open(request, session, fb, OpenKind.head, settings)
+    await _log_open(
+        request, session, fb, OpenKind.head, settings, _int(request.query_params.get("s"))
+    )
     return web.secure(Response(status_code=200, media_type="text/html; charset=utf-8"))
 
 
@@ -166,13 +168,18 @@ async def trap(request: Request, session: AsyncSession, token: str, settings: Se
 
 
 async def _log_open(
-    request: Request, session: AsyncSession, fb: FeedbackRequest, kind: str, settings: Settings
+    request: Request,
+    session: AsyncSession,
+    fb: FeedbackRequest,
+    kind: str,
+    settings: Settings,
+    score: int | None = None,
 ) -> None:
     await answers.record_open(
         session,
         request=fb,
         kind=kind,
-        score=None,
+        score=score if score is None or score in SCALES[fb.scale].scores else None,
         user_agent=request.headers.get("user-agent"),
         client_hash=web.client_hash(request),
         settings=settings,

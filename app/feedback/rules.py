@@ -130,23 +130,25 @@ def judge(
     burst = timedelta(seconds=limits.burst_seconds)
     trap = timedelta(seconds=limits.trap_seconds)
     near = [o for o in opens if abs(o.at - at) <= burst]
-    options = sorted({o.score for o in near if o.kind == "page" and o.score is not None})
-    page_opens = sum(1 for o in near if o.kind == "page")
+    fetched = [o for o in near if o.kind in ("page", "head")]
+    options = sorted({o.score for o in fetched if o.score is not None})
     reasons: list[str] = []
     if is_scanner_ua(user_agent):
         reasons.append("scanner_user_agent")
-    if len(options) >= 2 or page_opens >= 4:
+    # Breadth is what gives a scanner away: at delivery it fetches every link of the mail.
+    # A fetch of the clicked link alone (time-of-click protection) is not held against a person.
+    if len(options) >= 2 or len(fetched) >= 4:
         reasons.append("several_options_within_seconds")
     if any(o.kind == "trap" and abs(o.at - at) <= trap for o in opens):
         reasons.append("trap_link")
-    if any(o.kind == "head" and abs(o.at - at) <= burst for o in opens):
-        reasons.append("head_request")
-    if any(o.scanner_ua and abs(o.at - at) <= burst for o in opens):
-        reasons.append("scanner_nearby")
     since_sent = (at - sent_at).total_seconds() if sent_at else None
     if since_sent is not None and since_sent < limits.min_seconds_after_send:
         reasons.append("too_soon_after_send")
     weak = list(_weak_signals(headers, signals))
+    if any(o.kind == "head" for o in near):
+        weak.append("head_request_nearby")
+    if any(o.scanner_ua for o in near):
+        weak.append("scanner_fetch_nearby")
     evidence: dict[str, Any] = {
         "reasons": reasons,
         "weak": weak,

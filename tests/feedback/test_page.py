@@ -222,3 +222,19 @@ async def test_opt_out_asks_first_then_suppresses_future_requests(
 
 def _token(links: dict[str, str]) -> str:
     return re.search(r"/f/([^?]+)", next(iter(links.values()))).group(1)  # type: ignore[union-attr]
+
+
+async def test_time_of_click_protection_on_the_clicked_link_does_not_block_a_person(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """Safe Links fetches the clicked URL (HEAD or GET, its own UA) just before the browser."""
+    fb, links = await make_request(session, settings)
+    scanner = {"user-agent": "Mozilla/5.0 (compatible; Microsoft Office SafeLinks)"}
+    await client.head(path_of(links["6"]), headers=scanner)
+    await client.get(path_of(links["6"]), headers=scanner)
+    await client.get(path_of(links["6"]), headers=BROWSER_HEADERS)
+    await client.post(f"/f/{_token(links)}", data={"score": "6"}, headers=JSON)
+    response = await response_of(session, fb.id)
+    assert response is not None and not response.automated
+    assert response.evidence["reasons"] == []
+    assert {"head_request_nearby", "scanner_fetch_nearby"} <= set(response.evidence["weak"])
