@@ -21,7 +21,7 @@ from app.feedback.models import (
     Response,
     ResponseFactor,
 )
-from app.feedback.scales import LOST_TIME_MINUTES, SCALES, Band, factor_polarity, offered_factors
+from app.feedback.scales import LOST_TIME_MINUTES, SCALES, factor_polarity, offered_factors
 from app.feedback.tokens import token_hash
 from app.jobs import queue
 from app.jobs.models import Job, JobStatus
@@ -258,6 +258,7 @@ async def record_response(
         assert response is not None
         await _reconsider(session, request, response, settings, now)
         return response
+    created = response is None
     if response is None:
         await insert_ignore(
             session,
@@ -274,14 +275,18 @@ async def record_response(
         )
         response = await current_response(session, request.id, lock=True)
         assert response is not None
-    changed = await _apply(session, response, answer, score, automated, evidence, now)
+    changed, factors = await _apply(
+        session, response, answer, score, automated, evidence, now, created=created
+    )
     if automated:
         return response
     if changed or not counted_before:
         request.status = RequestStatus.responded
         request.responded_at = request.responded_at or now
         request.updated_at = now
-        await _enqueue_write_back(session, request, response, settings, now)
+        if counted_before:  # a first answer has no earlier write-back to replace
+            await _supersede_write_backs(session, response.id, now)
+        await _enqueue_write_back(session, request, response, factors, settings, now)
     return response
 
 
@@ -293,8 +298,10 @@ async def _apply(
     automated: bool,
     evidence: dict[str, Any],
     now: datetime,
-) -> bool:
-    """Copy the given fields onto the response; True when anything counted changed."""
+    *,
+    created: bool,
+) -> tuple[bool, list[str]]:
+    """Copy the given fields onto the response; (anything counted changed, its factors)."""
     scale = SCALES[response.scale]
     changed = response.automated != automated
     if answer.score is not None and (answer.score != response.score or changed):
@@ -317,7 +324,7 @@ async def _apply(
         if comment != response.comment:
             changed = True
             response.comment = comment
-    current = await response_factors(session, response.id)
+    current = [] if created else await response_factors(session, response.id)
     wanted = current if answer.factors is None else sorted(set(answer.factors))
     allowed = set(offered_factors(scale.band(score)))
     wanted = [key for key in wanted if key in allowed]  # a new band drops the other polarity
@@ -333,7 +340,7 @@ async def _apply(
     if changed:
         response.updated_at = now
     await session.flush()
-    return changed
+    return changed, wanted
 
 
 async def _supersede_write_backs(
@@ -356,10 +363,10 @@ async def _enqueue_write_back(
     session: AsyncSession,
     request: FeedbackRequest,
     response: Response,
+    factors: list[str],
     settings: Settings,
     now: datetime,
 ) -> None:
-    await _supersede_write_backs(session, response.id, now)
     ticket = await session.get(Ticket, request.ticket_id)
     assert ticket is not None
     scale = SCALES[response.scale]
@@ -380,7 +387,7 @@ async def _enqueue_write_back(
         label=scale.label(response.score),
         lost_time=response.lost_time,
         lost_minutes=response.lost_minutes,
-        factors=await response_factors(session, response.id),
+        factors=factors,
         comment=response.comment,
     )
     delay = timedelta(seconds=settings.feedback.writeback_delay_seconds)
@@ -391,7 +398,3 @@ async def _enqueue_write_back(
         dedupe_key=f"write_back:{response.id}:{response.updated_at.isoformat()}",
         run_after=now + delay,
     )
-
-
-def band_of(response: Response) -> Band:
-    return SCALES[response.scale].band(response.score)
