@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from app.db import insert_ignore
 from app.tickets.events import TicketRef
@@ -42,25 +43,29 @@ async def upsert_resolved(
     cycle while it stays resolved, so Resolved → Closed never starts a second one.
     """
     values = data.model_dump()
-    inserted = await insert_ignore(
-        session,
-        Ticket,
-        connector_id=connector_id,
-        source=source,
-        resolution_cycle=cycle,
-        created_at=now,
-        updated_at=now,
+    row = {
+        "id": uuid.uuid4(),
+        "connector_id": connector_id,
+        "source": source,
+        "resolution_cycle": cycle,
+        "created_at": now,
+        "updated_at": now,
         **values,
-    )
-    # ON CONFLICT DO NOTHING waits for a concurrent inserter to commit, so the row is visible.
-    stmt = select(Ticket).where(
-        Ticket.connector_id == connector_id, Ticket.external_id == data.external_id
-    )
-    if inserted is None:
-        stmt = stmt.with_for_update()
-    ticket = (await session.scalars(stmt.execution_options(populate_existing=True))).one()
-    if inserted is not None:
+    }
+    if await insert_ignore(session, Ticket, **row) is not None:
+        # Every column is known: attach the row as persistent instead of reading it back.
+        ticket = Ticket(**row)
+        make_transient_to_detached(ticket)
+        session.add(ticket)
         return ticket
+    # ON CONFLICT DO NOTHING waited for a concurrent inserter to commit: the row is visible.
+    stmt = (
+        select(Ticket)
+        .where(Ticket.connector_id == connector_id, Ticket.external_id == data.external_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    ticket = (await session.scalars(stmt)).one()
     if cycle_is_guess and ticket.resolved_at is not None and ticket.resolution_cycle:
         cycle = ticket.resolution_cycle
     for key, value in values.items():
