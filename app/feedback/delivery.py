@@ -18,7 +18,7 @@ from app.feedback import email, i18n, rules
 from app.feedback.models import FeedbackRequest, RequestStatus
 from app.feedback.scales import SCALES
 from app.feedback.schemas import SendEmail
-from app.feedback.service import links_for, page_url
+from app.feedback.service import email_key, is_opted_out, links_for, page_url
 from app.jobs.registry import TransientError
 from app.tickets.models import Ticket
 
@@ -59,6 +59,10 @@ async def deliver(
         return False  # sent, answered, expired or cancelled meanwhile: nothing to do
     request = await session.get(FeedbackRequest, payload.request_id, populate_existing=True)
     assert request is not None
+    if await _opted_out(session, request):
+        if payload.kind == "initial":
+            await _set_status(session, request, RequestStatus.suppressed, "opted_out", now)
+        return False  # a reminder or resend keeps its claim: never asked again
     ticket = await session.get(Ticket, request.ticket_id)
     assert ticket is not None and request.recipient_email
     locale = request.locale or rules.normalise_locale(settings.feedback.default_locale) or "en"
@@ -84,17 +88,29 @@ async def deliver(
             raise TransientError(str(exc)) from exc
         log.warning("feedback mail gave up", extra={"request_id": str(request.id)})
         if payload.kind == "initial":
-            await session.execute(
-                update(FeedbackRequest)
-                .where(FeedbackRequest.id == request.id)
-                .values(
-                    status=RequestStatus.failed,
-                    sent_at=None,
-                    status_reason=str(exc)[:2000],
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
+            await _set_status(session, request, RequestStatus.failed, str(exc)[:2000], now)
         # A reminder or resend keeps its claim: the periodic tick must not re-enqueue it.
         return False
     return True
+
+
+async def _opted_out(session: AsyncSession, request: FeedbackRequest) -> bool:
+    keys = {request.requester_key}
+    if request.recipient_email:
+        keys.add(email_key(request.recipient_email))
+    for key in keys:
+        if key is not None and await is_opted_out(session, key):
+            return True
+    return False
+
+
+async def _set_status(
+    session: AsyncSession, request: FeedbackRequest, status: str, reason: str, now: datetime
+) -> None:
+    """Undo the claim and record why nothing went out; this transaction commits it."""
+    await session.execute(
+        update(FeedbackRequest)
+        .where(FeedbackRequest.id == request.id)
+        .values(status=status, sent_at=None, status_reason=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )

@@ -209,3 +209,23 @@ async def test_each_channel_enqueues_its_delivery_once(
     )
     assert not again.created and again.request.id == mail.request.id
     assert len(await jobs_named(session, "feedback.send_email")) == 1
+
+
+async def test_no_reminder_once_the_requester_opted_out(
+    session: AsyncSession, settings: Settings, smtp_server: SmtpServer, client: httpx.AsyncClient
+) -> None:
+    settings = with_smtp(settings, smtp_server)
+    sent = utcnow() - timedelta(hours=30)
+    fb, links = await make_request(session, settings, now=sent, requester_email="lee@example.com")
+    token = path_of(links["1"]).split("?")[0]
+    # A mail provider's RFC 8058 one-click unsubscribe: a POST, no person, no page.
+    one_click = await client.post(
+        f"{token}/opt-out", data={"List-Unsubscribe": "One-Click"}, headers={}
+    )
+    assert one_click.status_code == 200
+    opt_out = await session.get(OptOut, "email:lee@example.com")
+    assert opt_out is not None and opt_out.source == "list-unsubscribe"
+    await feedback_jobs.enqueue_reminders(session, settings, utcnow())
+    payload = SendEmail(request_id=fb.id, kind="reminder")
+    assert not await deliver(session, payload, settings=settings, now=utcnow(), last_attempt=False)
+    assert smtp_server.inbox.messages == []
