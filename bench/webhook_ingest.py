@@ -4,9 +4,10 @@
 
 Loopback only, PostgreSQL only. Creates a throwaway database on the server named by
 XPULSE_BENCH_ADMIN_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/postgres), migrates
-it, then serves each app in turn with uvicorn (one process, access log off) and drives it with
-`--concurrency` keep-alive connections for `--seconds` after a warm-up. Every XPulse request is a
-new resolved ServiceNow incident (new ticket, inbox row, feedback request and e-mail job).
+it, then serves both apps with uvicorn (one process each, access log off) and drives each with
+`--concurrency` keep-alive connections for `--seconds`, split into rounds that alternate
+between the two apps, each after a short warm-up. Every XPulse request is a new resolved
+ServiceNow incident (new ticket, inbox row, feedback request and e-mail job).
 Prints requests/s and p99 for both and the ratio (target: XPulse >= 50% of the baseline).
 The run is bounded: each phase stops at its deadline, and the whole run at --budget seconds.
 """
@@ -239,7 +240,9 @@ async def load(
 
 
 async def measure(args: argparse.Namespace, url: str) -> list[Result]:
-    runs = [
+    """Both servers up at once (an idle one costs nothing); their loads alternate in rounds so
+    drift in the machine's other load hits both alike."""
+    apps = [
         (
             "baseline (1 INSERT)",
             "bench.webhook_baseline:app_factory",
@@ -253,39 +256,50 @@ async def measure(args: argparse.Namespace, url: str) -> list[Result]:
             {"content-type": "application/json", "authorization": f"Bearer {SECRET}"},
         ),
     ]
-    results = []
-    for name, module, path, headers in runs:
-        port = free_port()
-        server = start(module, url, port)
-        try:
-            base = f"http://127.0.0.1:{port}"
+    servers = []
+    try:
+        for _, module, _, _ in apps:
+            port = free_port()
+            servers.append((start(module, url, port), f"http://127.0.0.1:{port}"))
+        for _, base in servers:
             await wait_ready(base, time.monotonic() + 30)
-            result = await load(
-                name,
-                base,
-                path,
-                incident,
-                headers,
-                concurrency=args.concurrency,
-                warmup=args.warmup,
-                seconds=args.seconds,
-            )
-        finally:
-            stop(server)
-        results.append(result)
+        totals = [Result(name, 0, 0, 0.0, []) for name, *_ in apps]
+        for _ in range(args.rounds):
+            for total, (name, _, path, headers), (_, base) in zip(
+                totals, apps, servers, strict=True
+            ):
+                part = await load(
+                    name,
+                    base,
+                    path,
+                    incident,
+                    headers,
+                    concurrency=args.concurrency,
+                    warmup=args.warmup,
+                    seconds=args.seconds / args.rounds,
+                )
+                total.requests += part.requests
+                total.errors += part.errors
+                total.seconds += part.seconds
+                total.latencies_ms += part.latencies_ms
+    finally:
+        for process, _ in servers:
+            stop(process)
+    for result in totals:
         print(
-            f"{name:<22} {result.rps:8.1f} req/s   p50 {result.p50:7.1f} ms   "
+            f"{result.name:<22} {result.rps:8.1f} req/s   p50 {result.p50:7.1f} ms   "
             f"p99 {result.p99:7.1f} ms   n={result.requests} errors={result.errors}",
             flush=True,
         )
-    return results
+    return totals
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per app")
-    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds, each round")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per app")
     parser.add_argument("--budget", type=float, default=180.0, help="hard limit, whole run")
     args = parser.parse_args()
     signal.signal(signal.SIGALRM, lambda *_: sys.exit("bench: budget exceeded"))
