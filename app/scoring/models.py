@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, Integer, String
@@ -35,10 +36,10 @@ class XlaTarget(Timestamps, Base):
     min_response_rate: Mapped[float | None]  # 0..1
 
 
-# Per-ticket counts of its feedback (scoring.md's raw numbers), kept exact by database triggers
-# on feedback_requests, responses and response_factors (migration 0004; app/scoring/rollup.py).
-# Every figure filters and groups by ticket fields, so one narrow row per ticket replaces three
-# large joins at query time.
+# One row per ticket: the ticket fields figures filter and group by, and the counts of its
+# feedback (scoring.md's raw numbers). Kept exact by database triggers on tickets,
+# feedback_requests, responses and response_factors (migration 0004; app/scoring/rollup.py), so
+# a figure is one scan of this table instead of joins over every response.
 SCALE_PREFIX = {"happiness-0-10": "s10", "faces-5": "s5"}
 
 
@@ -52,7 +53,20 @@ class TicketScore(Base):
     ticket_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
     )
+    # copies of the ticket's fields
+    connector_id: Mapped[uuid.UUID]
+    service: Mapped[str | None] = mapped_column(String(255))
+    assignment_group: Mapped[str | None] = mapped_column(String(255))
+    category: Mapped[str | None] = mapped_column(String(255))
+    priority: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    assignee: Mapped[str | None] = mapped_column(String(255))
+    resolved_at: Mapped[datetime | None]
+    sla_known: Mapped[int] = _count()  # 1 when the ticket's SLA outcome is known
+    sla_met: Mapped[int] = _count()  # 1 when it was met
+    # counts of its feedback
     requests_sent: Mapped[int] = _count()
+    requests_not_sent: Mapped[int] = _count()  # suppressed or failed
     responses: Mapped[int] = _count()  # counted ones: automated clicks never are
     s10_n: Mapped[int] = _count()
     s10_sum: Mapped[int] = _count()
@@ -87,6 +101,8 @@ class TicketScore(Base):
     f_not_solved: Mapped[int] = _count()
     f_hard_to_reach: Mapped[int] = _count()
     f_unfriendly: Mapped[int] = _count()
+
+    __table_args__ = (Index("ix_ticket_scores_resolved_at", "resolved_at"),)
 
 
 # Watermelon tickets and exports walk responses by answer time (keyset pagination, streaming).

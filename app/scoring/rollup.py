@@ -7,12 +7,33 @@ app.scoring.rollup` prints it. Changing the columns means a new migration with n
 
 from __future__ import annotations
 
+# ruff: noqa: S608 - the SQL is built from fixed names in this module, never from input
 from app.feedback.scales import LOST_TIME_MINUTES, NEGATIVE_FACTORS, POSITIVE_FACTORS, SCALES
 from app.scoring.models import SCALE_PREFIX
 
 
 def _when(cond: str, value: str = "1") -> str:
     return f"coalesce(sum(CASE WHEN {cond} THEN {value} ELSE 0 END), 0)"
+
+
+# (column, expression over the ticket `t`)
+TICKET_COLUMNS = [
+    ("connector_id", "t.connector_id"),
+    ("service", "t.service"),
+    ("assignment_group", "t.assignment_group"),
+    ("category", "t.category"),
+    ("priority", "t.priority"),
+    ("channel", "t.channel"),
+    ("assignee", "t.assignee"),
+    ("resolved_at", "t.resolved_at"),
+    ("sla_known", "CASE WHEN t.sla_met IS NULL THEN 0 ELSE 1 END"),
+    ("sla_met", "CASE WHEN t.sla_met THEN 1 ELSE 0 END"),
+]
+# (column, aggregate over feedback_requests `q`)
+REQUEST_COLUMNS = [
+    ("requests_sent", "count(q.sent_at)"),
+    ("requests_not_sent", _when("q.status IN ('suppressed', 'failed')")),
+]
 
 
 def response_columns() -> list[tuple[str, str]]:
@@ -43,7 +64,38 @@ def factor_columns() -> list[tuple[str, str]]:
 
 
 def columns() -> list[str]:
-    return ["requests_sent"] + [c for c, _ in response_columns() + factor_columns()]
+    parts = TICKET_COLUMNS + REQUEST_COLUMNS + response_columns() + factor_columns()
+    return [c for c, _ in parts]
+
+
+def _derived(tid: str | None) -> tuple[str, str, str]:
+    """The request, response and factor aggregates, for one ticket or grouped by ticket."""
+    q_cols = ", ".join(f"{expr} AS {c}" for c, expr in REQUEST_COLUMNS)
+    r_cols = ", ".join(f"{expr} AS {c}" for c, expr in response_columns())
+    f_cols = ", ".join(f"{expr} AS {c}" for c, expr in factor_columns())
+    if tid is not None:
+        return (
+            f"(SELECT {q_cols} FROM feedback_requests q WHERE q.ticket_id = {tid}) q",
+            f"(SELECT {r_cols} FROM responses r WHERE r.ticket_id = {tid} AND NOT r.automated) r",
+            f"(SELECT {f_cols} FROM response_factors f JOIN responses r ON r.id = f.response_id "
+            f"WHERE r.ticket_id = {tid} AND NOT r.automated) f",
+        )
+    return (
+        f"(SELECT q.ticket_id, {q_cols} FROM feedback_requests q GROUP BY q.ticket_id) q",
+        f"(SELECT r.ticket_id, {r_cols} FROM responses r WHERE NOT r.automated "
+        "GROUP BY r.ticket_id) r",
+        f"(SELECT r.ticket_id, {f_cols} FROM response_factors f "
+        "JOIN responses r ON r.id = f.response_id WHERE NOT r.automated "
+        "GROUP BY r.ticket_id) f",
+    )
+
+
+def _picked() -> str:
+    """The row's values, every count 0 where a derived table has no row."""
+    values = [expr for _, expr in TICKET_COLUMNS]
+    for alias, cols in (("q", REQUEST_COLUMNS), ("r", response_columns()), ("f", factor_columns())):
+        values += [f"coalesce({alias}.{c}, 0)" for c, _ in cols]
+    return ", ".join(values)
 
 
 def _upsert_tail() -> str:
@@ -54,54 +106,38 @@ def _upsert_tail() -> str:
 def recompute(tid: str) -> str:
     """INSERT … ON CONFLICT of one ticket's row, from scratch; `tid` is an SQL expression.
     A deleted ticket yields no row (its row went with it, ON DELETE CASCADE)."""
-    r_cols = ", ".join(f"{expr} AS {c}" for c, expr in response_columns())
-    f_cols = ", ".join(f"{expr} AS {c}" for c, expr in factor_columns())
-    picked = ", ".join(
-        [
-            "(SELECT count(*) FROM feedback_requests q WHERE q.ticket_id = t.id "
-            "AND q.sent_at IS NOT NULL)"
-        ]
-        + [f"r.{c}" for c, _ in response_columns()]
-        + [f"f.{c}" for c, _ in factor_columns()]
-    )
+    q, r, f = _derived(tid)
     # Built only from fixed names and a caller's SQL expression, never from user input.
     return (
-        f"INSERT INTO ticket_scores (ticket_id, {', '.join(columns())}) "  # noqa: S608
-        f"SELECT t.id, {picked} FROM tickets t, "
-        f"(SELECT {r_cols} FROM responses r WHERE r.ticket_id = {tid} AND NOT r.automated) r, "
-        f"(SELECT {f_cols} FROM response_factors f JOIN responses r ON r.id = f.response_id "
-        f"WHERE r.ticket_id = {tid} AND NOT r.automated) f "
+        f"INSERT INTO ticket_scores (ticket_id, {', '.join(columns())}) "
+        f"SELECT t.id, {_picked()} FROM tickets t, {q}, {r}, {f} "
         f"WHERE t.id = {tid} {_upsert_tail()}"
     )
 
 
 def rebuild() -> str:
-    """Every ticket with feedback, in one statement (after a bulk load with triggers off)."""
-    r_cols = ", ".join(f"{expr} AS {c}" for c, expr in response_columns())
-    f_cols = ", ".join(f"{expr} AS {c}" for c, expr in factor_columns())
-    picked = ", ".join(
-        ["coalesce(q.sent, 0)"]
-        + [f"coalesce(r.{c}, 0)" for c, _ in response_columns()]
-        + [f"coalesce(f.{c}, 0)" for c, _ in factor_columns()]
-    )
+    """Every ticket's row in one statement (after a bulk load with the triggers off)."""
+    q, r, f = _derived(None)
     return (
-        f"INSERT INTO ticket_scores (ticket_id, {', '.join(columns())}) "  # noqa: S608
-        f"SELECT t.id, {picked} FROM tickets t "
-        "LEFT JOIN (SELECT ticket_id, count(*) AS sent FROM feedback_requests "
-        "WHERE sent_at IS NOT NULL GROUP BY ticket_id) q ON q.ticket_id = t.id "
-        f"LEFT JOIN (SELECT r.ticket_id, {r_cols} FROM responses r WHERE NOT r.automated "
-        "GROUP BY r.ticket_id) r ON r.ticket_id = t.id "
-        f"LEFT JOIN (SELECT r.ticket_id, {f_cols} FROM response_factors f "
-        "JOIN responses r ON r.id = f.response_id WHERE NOT r.automated "
-        "GROUP BY r.ticket_id) f ON f.ticket_id = t.id "
-        "WHERE q.ticket_id IS NOT NULL OR r.ticket_id IS NOT NULL "
-        f"{_upsert_tail()}"
+        f"INSERT INTO ticket_scores (ticket_id, {', '.join(columns())}) "
+        f"SELECT t.id, {_picked()} FROM tickets t "
+        f"LEFT JOIN {q} ON q.ticket_id = t.id "
+        f"LEFT JOIN {r} ON r.ticket_id = t.id "
+        f"LEFT JOIN {f} ON f.ticket_id = t.id "
+        # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT (parsing ambiguity).
+        f"WHERE 1 = 1 {_upsert_tail()}"
     )
 
 
 # (table, columns whose change matters, SQL expression of the ticket for NEW/OLD row)
 WATCHED = [
-    ("feedback_requests", "ticket_id, sent_at", "{row}.ticket_id"),
+    (
+        "tickets",
+        "connector_id, service, assignment_group, category, priority, channel, assignee, "
+        "resolved_at, sla_met",
+        "{row}.id",
+    ),
+    ("feedback_requests", "ticket_id, sent_at, status", "{row}.ticket_id"),
     ("responses", "ticket_id, score, scale, lost_minutes, automated", "{row}.ticket_id"),
     (
         "response_factors",
@@ -122,12 +158,15 @@ def postgresql_ddl() -> list[str]:
         out.append(
             f"CREATE FUNCTION scoring_on_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ "
             "BEGIN "
-            f"IF TG_OP <> 'INSERT' THEN PERFORM scoring_refresh_ticket({old}); END IF; "
+            f"IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND {old} IS DISTINCT FROM {new}) "
+            f"THEN PERFORM scoring_refresh_ticket({old}); END IF; "
             f"IF TG_OP <> 'DELETE' THEN PERFORM scoring_refresh_ticket({new}); END IF; "
             "RETURN NULL; END $$"
         )
+        # A deleted ticket takes its row with it (ON DELETE CASCADE): no delete trigger.
+        on = "INSERT OR UPDATE" if table == "tickets" else "INSERT OR DELETE OR UPDATE"
         out.append(
-            f"CREATE TRIGGER scoring_rollup AFTER INSERT OR DELETE OR UPDATE OF {watched} "
+            f"CREATE TRIGGER scoring_rollup AFTER {on} OF {watched} "
             f"ON {table} FOR EACH ROW EXECUTE FUNCTION scoring_on_{table}()"
         )
     return out
@@ -146,11 +185,14 @@ def sqlite_ddl() -> list[str]:
     out = []
     for table, watched, ticket in WATCHED:
         new, old = ticket.format(row="NEW"), ticket.format(row="OLD")
-        events = [
-            ("insert", "INSERT", [new]),
-            ("delete", "DELETE", [old]),
-            ("update", f"UPDATE OF {watched}", [old, new]),
-        ]
+        if table == "tickets":  # its id never changes; a deleted ticket's row cascades
+            events = [("insert", "INSERT", [new]), ("update", f"UPDATE OF {watched}", [new])]
+        else:
+            events = [
+                ("insert", "INSERT", [new]),
+                ("delete", "DELETE", [old]),
+                ("update", f"UPDATE OF {watched}", [old, new]),
+            ]
         for name, event, tickets in events:
             body = " ".join(
                 # A NULL ticket (the response went first) matches no row: nothing to do.
@@ -169,6 +211,7 @@ def sqlite_drop() -> list[str]:
         f"DROP TRIGGER IF EXISTS scoring_rollup_{table}_{name}"
         for table, _, _ in WATCHED
         for name in ("insert", "delete", "update")
+        if not (table == "tickets" and name == "delete")
     ]
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, literal_column, select
+from sqlalchemy import Integer, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import dialect_name
@@ -30,7 +29,6 @@ from app.scoring.schemas import (
     SlaFigures,
 )
 from app.scoring.sql import DIMENSIONS, period_key, ticket_conditions
-from app.tickets.models import Ticket
 
 HAPPINESS_SCALE = "happiness-0-10"  # happiness uses 0–10 responses only
 CSAT_SCALE = "faces-5"  # CSAT uses 1–5 responses only
@@ -48,6 +46,7 @@ class Counts:
     lost_sum: int = 0
     lost_histogram: dict[int, int] = field(default_factory=dict)
     requests_sent: int = 0
+    requests_not_sent: int = 0
     not_sent: list[NotSent] = field(default_factory=list)
     sla_known: int = 0
     sla_met: int = 0
@@ -122,10 +121,6 @@ class Counts:
         )
 
 
-def _count_if(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def _total(column: Any) -> Any:
     return func.coalesce(func.sum(column), 0).label(column.key)
 
@@ -133,43 +128,34 @@ def _total(column: Any) -> Any:
 async def aggregate(
     session: AsyncSession, filt: ScoreFilter, group: Any | None = None, **window: Any
 ) -> dict[Any, Counts]:
-    """Counts per value of `group` (a SQL expression over tickets), or under EVERYTHING.
+    """Counts per value of `group` (an expression over ticket_scores), or under EVERYTHING.
 
-    Two statements: tickets in scope with their rollup row (responses, requests sent, factors,
-    SLA), and the requests that were never sent, by reason."""
-    conds = ticket_conditions(filt, **window)
-    key = (group if group is not None else literal_column(f"'{EVERYTHING}'")).label("key")
+    One scan of ticket_scores gives every count; requests never sent are then listed by reason
+    from feedback_requests, only where there are some."""
     s = TicketScore
-    counted = [c for c in s.__table__.columns if c.key != "ticket_id"]
-    stmt = (
-        select(
-            key,
-            func.count(Ticket.sla_met).label("sla_known"),
-            _count_if(Ticket.sla_met.is_(True)).label("sla_met"),
-            *(_total(c) for c in counted),
-        )
-        .select_from(Ticket)
-        .outerjoin(s, s.ticket_id == Ticket.id)
-        .where(*conds)
-    )
+    conds = ticket_conditions(filt, table=s, **window)
+    key = (group if group is not None else literal_column(f"'{EVERYTHING}'")).label("key")
+    counted = [c for c in s.__table__.columns if isinstance(c.type, Integer)]
+    stmt = select(key, *(_total(c) for c in counted)).where(*conds)
     if group is not None:
         stmt = stmt.group_by(group)
-    out: dict[Any, Counts] = defaultdict(Counts)
+    out: dict[Any, Counts] = {}
     for row in await session.execute(stmt):
         m = {k: (v if k == "key" else int(v)) for k, v in row._mapping.items()}
-        if group is None and not any(v for k, v in m.items() if k != "key"):
-            continue  # no ticket in scope
-        out[m["key"]] = _counts(m)
+        if group is not None or any(v for k, v in m.items() if k != "key"):
+            out[m["key"]] = _counts(m)  # ungrouped, an all-zero row means no ticket in scope
+    if not any(c.requests_not_sent for c in out.values()):
+        return out
 
     fr = FeedbackRequest
     stmt = (
         select(key, fr.status, fr.status_reason, func.count().label("n"))
-        .join(Ticket, Ticket.id == fr.ticket_id)
+        .join(s, s.ticket_id == fr.ticket_id)
         .where(fr.status.in_([RequestStatus.suppressed, RequestStatus.failed]), *conds)
     )
     extra = [group] if group is not None else []
     for row in await session.execute(stmt.group_by(*extra, fr.status, fr.status_reason)):
-        out[row.key].not_sent.append(
+        out.setdefault(row.key, Counts()).not_sent.append(
             NotSent(status=row.status, reason=row.status_reason, requests=row.n)
         )
     return out
@@ -187,6 +173,7 @@ def _counts(m: dict[str, Any]) -> Counts:
         # The median comes from this histogram: lost time is one of scoring.md's buckets.
         lost_histogram={v: m[f"lost_{v}"] for v in LOST_TIME_MINUTES.values()},
         requests_sent=m["requests_sent"],
+        requests_not_sent=m["requests_not_sent"],
         sla_known=m["sla_known"],
         sla_met=m["sla_met"],
         factors={k: m[f"f_{k}"] for k in POSITIVE_FACTORS + NEGATIVE_FACTORS},
@@ -210,7 +197,7 @@ async def breakdown(
     session: AsyncSession, filt: ScoreFilter, *, by: Dimension, hourly_cost: float
 ) -> list[tuple[str | None, ScoreFigures]]:
     """Every group with tickets, requests or responses in scope, sorted by key (null last)."""
-    groups = await aggregate(session, filt, DIMENSIONS[by])
+    groups = await aggregate(session, filt, getattr(TicketScore, DIMENSIONS[by]))
     keys = sorted(groups, key=lambda k: (k is None, str(k) if k is not None else ""))
     return [(None if k is None else str(k), groups[k].figures(hourly_cost)) for k in keys]
 
@@ -234,7 +221,7 @@ async def trend(
     window_end = formulas.local_midnight_utc(formulas.next_period(starts[-1], interval), zone)
     # Intersect the page's window with the filter's own days.
     start, end = _intersect(filt, window_start, window_end)
-    group = period_key(Ticket.resolved_at, interval, filt.tz, dialect_name(session))
+    group = period_key(TicketScore.resolved_at, interval, filt.tz, dialect_name(session))
     groups = await aggregate(session, filt, group, start=start, end=end)
     return [(s, groups.get(s.isoformat(), Counts()).figures(hourly_cost)) for s in starts]
 
@@ -250,8 +237,9 @@ def _intersect(filt: ScoreFilter, start: Any, end: Any) -> tuple[Any, Any]:
 
 async def resolved_days(session: AsyncSession, filt: ScoreFilter) -> tuple[date, date] | None:
     """The first and last local resolution days in scope, for a trend without a day range."""
-    stmt = select(func.min(Ticket.resolved_at), func.max(Ticket.resolved_at)).where(
-        *ticket_conditions(filt)
+    s = TicketScore
+    stmt = select(func.min(s.resolved_at), func.max(s.resolved_at)).where(
+        *ticket_conditions(filt, table=s)
     )
     low, high = (await session.execute(stmt)).one()
     if low is None:

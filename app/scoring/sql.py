@@ -14,14 +14,15 @@ from app.scoring import formulas
 from app.scoring.schemas import Dimension, ScoreFilter
 from app.tickets.models import Ticket
 
-DIMENSIONS: dict[Dimension, Any] = {
-    Dimension.connector: Ticket.connector_id,
-    Dimension.service: Ticket.service,
-    Dimension.assignment_group: Ticket.assignment_group,
-    Dimension.category: Ticket.category,
-    Dimension.priority: Ticket.priority,
-    Dimension.channel: Ticket.channel,
-    Dimension.agent: Ticket.assignee,
+# Dimension -> column name, the same on `tickets` and on its copy in `ticket_scores`
+DIMENSIONS: dict[Dimension, str] = {
+    Dimension.connector: "connector_id",
+    Dimension.service: "service",
+    Dimension.assignment_group: "assignment_group",
+    Dimension.category: "category",
+    Dimension.priority: "priority",
+    Dimension.channel: "channel",
+    Dimension.agent: "assignee",
 }
 
 
@@ -38,21 +39,26 @@ def utc_range(filt: ScoreFilter) -> tuple[datetime | None, datetime | None]:
 
 
 def ticket_conditions(
-    filt: ScoreFilter, *, start: datetime | None = None, end: datetime | None = None
+    filt: ScoreFilter,
+    *,
+    table: Any = Ticket,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> list[Any]:
-    """WHERE clauses on `tickets` for the filter; `start`/`end` override its day range."""
+    """WHERE clauses on `tickets` (or `ticket_scores`) for the filter; `start`/`end` override
+    its day range."""
     default_start, default_end = utc_range(filt)
     start = start or default_start
     end = end or default_end
     conds: list[Any] = []
     if start is not None:
-        conds.append(Ticket.resolved_at >= start)
+        conds.append(table.resolved_at >= start)
     if end is not None:
-        conds.append(Ticket.resolved_at < end)
+        conds.append(table.resolved_at < end)
     for dim, column in DIMENSIONS.items():
         value = getattr(filt, "connector_id" if dim == Dimension.connector else dim.value)
         if value is not None:
-            conds.append(column == value)
+            conds.append(getattr(table, column) == value)
     return conds
 
 
