@@ -45,7 +45,7 @@ class FeedbackSettings(BaseModel):
     # Mail-scanner judgement (docs/readme-feedback.md): options of one mail opened within
     # this many seconds of a click make it automated; a trap-link hit within trap_seconds too.
     scanner_burst_seconds: float = 3.0
-    scanner_trap_seconds: float = 30.0
+    scanner_trap_seconds: float = 10.0
     scanner_min_seconds_after_send: float = 0.0  # clicks sooner after sending: automated; 0=off
     click_dwell_ms: int = 1500  # the page's script records the one-click after this pause
     writeback_delay_seconds: float = 30.0  # let evidence settle and answers finish first
