@@ -131,6 +131,10 @@ async def parse_answer(request: Request) -> tuple[Answer, Click]:
 def _score(value: Any) -> int | None:
     if value is None or value == "":
         return None
+    if isinstance(value, bool | float):
+        raise InvalidAnswer(
+            "Score must be a whole number", errors=[{"field": "score", "message": "not a number"}]
+        )
     try:
         return int(value)
     except (TypeError, ValueError):

@@ -80,10 +80,14 @@ async def test_chromium_opens_the_mail_link_and_saves_every_answer(
             assert (await first.value).ok  # the one click, recorded after the page's pause
             # A reload must not post the mail's score again: the script drops `s` from the URL.
             await page.wait_for_function("!window.location.search.includes('s=')")
-            for label in ("Schneller Service", "Kompetent"):
-                async with page.expect_response(lambda r: r.request.method == "POST") as saved:
-                    await page.get_by_label(label).check()
-                assert (await saved.value).ok
+            async with page.expect_response(lambda r: r.request.method == "POST") as saved:
+                await page.get_by_label("Schneller Service").check()
+            assert (await saved.value).ok
+            # Keyboard only: the chips are real checkboxes, Space toggles the focused one.
+            await page.get_by_label("Kompetent").focus()
+            async with page.expect_response(lambda r: r.request.method == "POST") as saved:
+                await page.keyboard.press("Space")
+            assert (await saved.value).ok
             async with page.expect_response(lambda r: r.request.method == "POST") as saved:
                 await page.get_by_label("30–60 Minuten").check()
             assert (await saved.value).ok
