@@ -50,6 +50,7 @@ class FeedbackSettings(BaseModel):
     click_dwell_ms: int = 1500  # the page's script records the one-click after this pause
     writeback_delay_seconds: float = 30.0  # let evidence settle and answers finish first
     reminders_per_tick: int = 500
+    opens_retention_days: int = 30  # link fetches (scanner evidence) are deleted after this
 
 
 class Settings(BaseSettings):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.feedback import delivery, rules
-from app.feedback.models import FeedbackRequest, RequestStatus
+from app.feedback.models import FeedbackOpen, FeedbackRequest, RequestStatus
 from app.feedback.schemas import SendEmail, Tick
 from app.jobs import queue
 from app.jobs.registry import JobContext, handler, periodic
@@ -42,6 +42,15 @@ async def send_reminder(ctx: JobContext, payload: SendEmail) -> None:
 @handler("feedback.expire_requests", payload=Tick)
 async def expire_requests(ctx: JobContext, payload: Tick) -> None:
     await expire_due(ctx.session, now=ctx.now)
+    await purge_opens(ctx.session, now=ctx.now, days=ctx.settings.feedback.opens_retention_days)
+
+
+async def purge_opens(session: AsyncSession, *, now: datetime, days: int) -> int:
+    """Link fetches only matter while a click can still be judged; keep them a while for audits."""
+    result = await session.execute(
+        delete(FeedbackOpen).where(FeedbackOpen.opened_at < now - timedelta(days=days))
+    )
+    return result.rowcount
 
 
 async def expire_due(session: AsyncSession, *, now: datetime) -> int:

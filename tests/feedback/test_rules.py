@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import utcnow
 from app.config import Settings
 from app.feedback import jobs as feedback_jobs
 from app.feedback import rules, service
-from app.feedback.answers import Answer, Click, record_response
+from app.feedback.answers import Answer, Click, record_open, record_response
 from app.feedback.delivery import deliver
-from app.feedback.models import FeedbackRequest, OptOut
+from app.feedback.models import FeedbackOpen, FeedbackRequest, OptOut
 from app.feedback.schemas import SendEmail
 from tests.feedback.conftest import (
     BROWSER_HEADERS,
@@ -229,3 +230,21 @@ async def test_no_reminder_once_the_requester_opted_out(
     payload = SendEmail(request_id=fb.id, kind="reminder")
     assert not await deliver(session, payload, settings=settings, now=utcnow(), last_attempt=False)
     assert smtp_server.inbox.messages == []
+
+
+async def test_old_link_fetches_are_purged(session: AsyncSession, settings: Settings) -> None:
+    fb, _ = await make_request(session, settings)
+    for days in (40, 1):
+        await record_open(
+            session,
+            request=fb,
+            kind="page",
+            score=3,
+            user_agent=None,
+            client_hash=None,
+            settings=settings,
+            now=utcnow() - timedelta(days=days),
+        )
+    assert await feedback_jobs.purge_opens(session, now=utcnow(), days=30) == 1
+    remaining = await session.scalars(select(FeedbackOpen).where(FeedbackOpen.request_id == fb.id))
+    assert len(remaining.all()) == 1
