@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, func, literal_column, select
+from sqlalchemy import Integer, and_, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import dialect_name
@@ -34,6 +34,10 @@ HAPPINESS_SCALE = "happiness-0-10"  # happiness uses 0–10 responses only
 CSAT_SCALE = "faces-5"  # CSAT uses 1–5 responses only
 EVERYTHING = "*"  # the group key of an ungrouped query
 NULL_KEY = "\x7f"  # the breakdown cursor of the null group, which sorts last
+FACTOR_COLUMNS = {f"f_{k}" for k in POSITIVE_FACTORS + NEGATIVE_FACTORS} | {
+    "positive_responses",
+    "negative_responses",
+}
 
 
 @dataclass
@@ -126,7 +130,12 @@ def _total(column: Any) -> Any:
 
 
 async def aggregate(
-    session: AsyncSession, filt: ScoreFilter, group: Any | None = None, **window: Any
+    session: AsyncSession,
+    filt: ScoreFilter,
+    group: Any | None = None,
+    *,
+    with_factors: bool = True,
+    **window: Any,
 ) -> dict[Any, Counts]:
     """Counts per value of `group` (an expression over ticket_scores), or under EVERYTHING.
 
@@ -135,7 +144,11 @@ async def aggregate(
     s = TicketScore
     conds = ticket_conditions(filt, table=s, **window)
     key = (group if group is not None else literal_column(f"'{EVERYTHING}'")).label("key")
-    counted = [c for c in s.__table__.columns if isinstance(c.type, Integer)]
+    counted = [
+        c
+        for c in s.__table__.columns
+        if isinstance(c.type, Integer) and (with_factors or c.key not in FACTOR_COLUMNS)
+    ]
     stmt = select(key, *(_total(c) for c in counted)).where(*conds)
     if group is not None:
         stmt = stmt.group_by(group)
@@ -150,7 +163,7 @@ async def aggregate(
     fr = FeedbackRequest
     stmt = (
         select(key, fr.status, fr.status_reason, func.count().label("n"))
-        .join(s, s.ticket_id == fr.ticket_id)
+        .join(s, and_(s.ticket_id == fr.ticket_id, s.requests_not_sent > 0))
         .where(fr.status.in_([RequestStatus.suppressed, RequestStatus.failed]), *conds)
     )
     extra = [group] if group is not None else []
@@ -176,13 +189,13 @@ def _counts(m: dict[str, Any]) -> Counts:
         requests_not_sent=m["requests_not_sent"],
         sla_known=m["sla_known"],
         sla_met=m["sla_met"],
-        factors={k: m[f"f_{k}"] for k in POSITIVE_FACTORS + NEGATIVE_FACTORS},
-        polarity_responses={p: m[f"{p}_responses"] for p in ("positive", "negative")},
+        factors={k: m.get(f"f_{k}", 0) for k in POSITIVE_FACTORS + NEGATIVE_FACTORS},
+        polarity_responses={p: m.get(f"{p}_responses", 0) for p in ("positive", "negative")},
     )
 
 
 async def summary(session: AsyncSession, filt: ScoreFilter, *, hourly_cost: float) -> ScoreFigures:
-    counts = (await aggregate(session, filt)).get(EVERYTHING, Counts())
+    counts = (await aggregate(session, filt, with_factors=False)).get(EVERYTHING, Counts())
     return counts.figures(hourly_cost)
 
 
@@ -197,7 +210,8 @@ async def breakdown(
     session: AsyncSession, filt: ScoreFilter, *, by: Dimension, hourly_cost: float
 ) -> list[tuple[str | None, ScoreFigures]]:
     """Every group with tickets, requests or responses in scope, sorted by key (null last)."""
-    groups = await aggregate(session, filt, getattr(TicketScore, DIMENSIONS[by]))
+    column = getattr(TicketScore, DIMENSIONS[by])
+    groups = await aggregate(session, filt, column, with_factors=False)
     keys = sorted(groups, key=lambda k: (k is None, str(k) if k is not None else ""))
     return [(None if k is None else str(k), groups[k].figures(hourly_cost)) for k in keys]
 
@@ -222,7 +236,7 @@ async def trend(
     # Intersect the page's window with the filter's own days.
     start, end = _intersect(filt, window_start, window_end)
     group = period_key(TicketScore.resolved_at, interval, filt.tz, dialect_name(session))
-    groups = await aggregate(session, filt, group, start=start, end=end)
+    groups = await aggregate(session, filt, group, with_factors=False, start=start, end=end)
     return [(s, groups.get(s.isoformat(), Counts()).figures(hourly_cost)) for s in starts]
 
 
