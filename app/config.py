@@ -46,6 +46,7 @@ class FeedbackSettings(BaseModel):
     # this many seconds of a click make it automated; a trap-link hit within trap_seconds too.
     scanner_burst_seconds: float = 3.0
     scanner_trap_seconds: float = 10.0
+    scanner_client_seconds: float = 600.0  # a browser that swept the mail stays suspect this long
     scanner_min_seconds_after_send: float = 0.0  # clicks sooner after sending: automated; 0=off
     click_dwell_ms: int = 1500  # the page's script records the one-click after this pause
     writeback_delay_seconds: float = 30.0  # let evidence settle and answers finish first

@@ -61,6 +61,7 @@ class Click:
     user_agent: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     signals: dict[str, Any] = field(default_factory=dict)
+    client_hash: str | None = None  # address + user agent, truncated hash
 
 
 async def request_by_token(
@@ -96,6 +97,7 @@ async def judge_click(
     request: FeedbackRequest,
     *,
     user_agent: str | None,
+    client_hash: str | None,
     settings: Settings,
     now: datetime,
 ) -> tuple[bool, dict[str, Any]]:
@@ -109,6 +111,7 @@ async def judge_click(
         headers={},
         signals={},
         limits=_limits(settings),
+        client=client_hash,
     )
 
 
@@ -122,13 +125,18 @@ async def response_factors(session: AsyncSession, response_id: uuid.UUID) -> lis
 def _limits(settings: Settings) -> rules.Thresholds:
     fb = settings.feedback
     return rules.Thresholds(
-        fb.scanner_burst_seconds, fb.scanner_trap_seconds, fb.scanner_min_seconds_after_send
+        fb.scanner_burst_seconds,
+        fb.scanner_trap_seconds,
+        fb.scanner_min_seconds_after_send,
+        fb.scanner_client_seconds,
     )
 
 
 def _window(settings: Settings) -> timedelta:
     fb = settings.feedback
-    return timedelta(seconds=max(fb.scanner_burst_seconds, fb.scanner_trap_seconds))
+    return timedelta(
+        seconds=max(fb.scanner_burst_seconds, fb.scanner_trap_seconds, fb.scanner_client_seconds)
+    )
 
 
 async def _opens_near(
@@ -142,7 +150,7 @@ async def _opens_near(
             FeedbackOpen.opened_at <= at + window,
         )
     )
-    return [rules.OpenSeen(o.kind, o.score, o.opened_at, o.scanner_ua) for o in rows]
+    return [rules.OpenSeen(o.kind, o.score, o.opened_at, o.scanner_ua, o.client_hash) for o in rows]
 
 
 async def record_open(
@@ -194,6 +202,7 @@ async def _reconsider(
         headers={"accept-language": "-", "origin": "-"},
         signals={},
         limits=_limits(settings),
+        client=(response.evidence or {}).get("client"),
     )
     if not automated:
         return
@@ -253,6 +262,7 @@ async def record_response(
         headers=click.headers,
         signals=click.signals,
         limits=_limits(settings),
+        client=click.client_hash,
     )
     if automated and counted_before:
         assert response is not None

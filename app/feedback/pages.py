@@ -211,7 +211,12 @@ async def opt_out(
     automated = False
     if not one_click:
         automated, _ = await answers.judge_click(
-            session, fb, user_agent=request.headers.get("user-agent"), settings=settings, now=now
+            session,
+            fb,
+            user_agent=request.headers.get("user-agent"),
+            client_hash=web.client_hash(request),
+            settings=settings,
+            now=now,
         )
     if key and not automated:
         source = "list-unsubscribe" if one_click else "link"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -104,6 +105,7 @@ class OpenSeen:
     score: int | None
     at: datetime
     scanner_ua: bool
+    client: str | None = None  # truncated hash of address + user agent
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Thresholds:
     burst_seconds: float
     trap_seconds: float
     min_seconds_after_send: float
+    client_seconds: float = 600.0  # how long a client that swept the mail stays suspect
 
 
 def judge(
@@ -122,6 +125,7 @@ def judge(
     headers: dict[str, str],
     signals: dict[str, Any],
     limits: Thresholds,
+    client: str | None = None,
 ) -> tuple[bool, dict[str, Any]]:
     """(automated, evidence) for a click at `at`, given the request's opens around it.
 
@@ -141,6 +145,9 @@ def judge(
         reasons.append("several_options_within_seconds")
     if any(o.kind == "trap" and abs(o.at - at) <= trap for o in opens):
         reasons.append("trap_link")
+    # The browser that swept every option (or the trap) earlier may press buttons later.
+    if client is not None and client in swept_clients(opens, at, limits):
+        reasons.append("client_swept_the_mail")
     since_sent = (at - sent_at).total_seconds() if sent_at else None
     if since_sent is not None and since_sent < limits.min_seconds_after_send:
         reasons.append("too_soon_after_send")
@@ -155,8 +162,30 @@ def judge(
         "options_opened": options,
         "seconds_since_sent": round(since_sent, 1) if since_sent is not None else None,
         "user_agent": (user_agent or "")[:200],
+        "client": client,
     }
     return bool(reasons), evidence
+
+
+def swept_clients(opens: Sequence[OpenSeen], at: datetime, limits: Thresholds) -> set[str]:
+    """Clients that fetched the trap or several options within seconds, near `at`."""
+    window = timedelta(seconds=limits.client_seconds)
+    burst = timedelta(seconds=limits.burst_seconds)
+    mine: dict[str, list[OpenSeen]] = {}
+    for o in opens:
+        if o.client is not None and abs(o.at - at) <= window:
+            mine.setdefault(o.client, []).append(o)
+    swept = set()
+    for client, seen in mine.items():
+        if any(o.kind == "trap" for o in seen):
+            swept.add(client)
+            continue
+        fetched = sorted((o for o in seen if o.score is not None), key=lambda o: o.at)
+        for first, second in itertools.pairwise(fetched):
+            if first.score != second.score and second.at - first.at <= burst:
+                swept.add(client)
+                break
+    return swept
 
 
 def _weak_signals(headers: dict[str, str], signals: dict[str, Any]) -> Iterable[str]:

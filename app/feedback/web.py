@@ -49,7 +49,10 @@ def client_address(request: Request) -> str:
 
 
 def client_hash(request: Request) -> str:
-    return hashlib.sha256(client_address(request).encode()).hexdigest()[:16]
+    """Who fetched, as evidence: address and user agent, hashed and truncated (not reversible
+    to the address, never stored in clear)."""
+    raw = client_address(request) + "\0" + request.headers.get("user-agent", "")
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
 def check_rate(request: Request, token: str, settings: Settings) -> None:
@@ -124,7 +127,12 @@ async def parse_answer(request: Request) -> tuple[Answer, Click]:
     )
     names = ("accept-language", "sec-fetch-site", "origin")
     headers = {k: request.headers.get(k, "") for k in names}
-    click = Click(user_agent=request.headers.get("user-agent"), headers=headers, signals=signals)
+    click = Click(
+        user_agent=request.headers.get("user-agent"),
+        headers=headers,
+        signals=signals,
+        client_hash=client_hash(request),
+    )
     return answer, click
 
 

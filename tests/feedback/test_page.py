@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import utcnow
@@ -63,9 +63,8 @@ async def test_every_option_opened_at_once_is_automated_and_a_later_person_count
     assert await jobs_named(session, "connectors.write_back") == []
     await session.refresh(fb)
     assert fb.status == "sent"
-    # The person clicks later: the burst is outside the window now, the answer counts.
-    settings.feedback.scanner_burst_seconds = 0.0
-    settings.feedback.scanner_trap_seconds = 0.0
+    # An hour later (the recorded fetches move back instead of sleeping) the person clicks.
+    await session.execute(text("UPDATE feedback_opens SET opened_at = opened_at - interval '1h'"))
     await client.get(path_of(links["3"]), headers=BROWSER_HEADERS)
     await client.post(f"/f/{token}", data={"score": "3"}, headers=JSON)
     response = await response_of(session, fb.id)

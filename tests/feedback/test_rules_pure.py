@@ -61,6 +61,37 @@ def test_judge(opens, ua, reasons) -> None:
     assert evidence["seconds_since_sent"] == 3600.0
 
 
+def test_the_client_that_swept_the_mail_stays_suspect() -> None:
+    sweep = [
+        rules.OpenSeen("page", s, T0 - timedelta(minutes=5, seconds=-s / 10), False, "bot")
+        for s in range(11)
+    ]
+    for client, expected in (("bot", ["client_swept_the_mail"]), ("person", [])):
+        automated, evidence = rules.judge(
+            at=T0,
+            opens=sweep,
+            sent_at=None,
+            user_agent=UA,
+            headers={},
+            signals={},
+            limits=LIMITS,
+            client=client,
+        )
+        assert evidence["reasons"] == expected and automated == bool(expected)
+    later = rules.Thresholds(3, 30, 0, client_seconds=60)
+    automated, _ = rules.judge(
+        at=T0,
+        opens=sweep,
+        sent_at=None,
+        user_agent=UA,
+        headers={},
+        signals={},
+        limits=later,
+        client="bot",
+    )
+    assert not automated
+
+
 def test_too_soon_after_send_when_configured() -> None:
     limits = rules.Thresholds(3, 30, min_seconds_after_send=10)
     automated, evidence = rules.judge(
