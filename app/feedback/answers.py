@@ -70,9 +70,16 @@ async def request_by_token(
     """The live request for a public token; 404 unknown (or never sent), 410 closed."""
     if not (20 <= len(token) <= 100):
         raise FeedbackLinkUnknown()
-    request = await session.scalar(
-        select(FeedbackRequest).where(FeedbackRequest.token_hash == token_hash(token))
-    )
+    # The ticket comes along in the same round trip: the page and the write-back need it, and
+    # session.get() then finds it in the identity map.
+    row = (
+        await session.execute(
+            select(FeedbackRequest, Ticket)
+            .join(Ticket, Ticket.id == FeedbackRequest.ticket_id)
+            .where(FeedbackRequest.token_hash == token_hash(token))
+        )
+    ).first()
+    request = row[0] if row else None
     if request is None or request.status == RequestStatus.suppressed:
         raise FeedbackLinkUnknown()
     if not allow_closed and (
