@@ -80,6 +80,8 @@ async def request_by_token(
         )
     ).first()
     request = row[0] if row else None
+    if row is not None:  # the identity map holds weak references: keep the ticket alive
+        session.info.setdefault("feedback_loaded", []).append(row[1])
     if request is None or request.status == RequestStatus.suppressed:
         raise FeedbackLinkUnknown()
     if not allow_closed and (
