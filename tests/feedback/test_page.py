@@ -237,3 +237,19 @@ async def test_time_of_click_protection_on_the_clicked_link_does_not_block_a_per
     assert response is not None and not response.automated
     assert response.evidence["reasons"] == []
     assert {"head_request_nearby", "scanner_fetch_nearby"} <= set(response.evidence["weak"])
+
+
+async def test_the_five_face_scale(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    settings.feedback.scale = "faces-5"
+    fb, links = await make_request(session, settings)
+    assert sorted(links) == ["1", "2", "3", "4", "5"]
+    page = await client.get(path_of(links["4"]), headers=BROWSER_HEADERS)
+    assert page.text.count('class="score t') == 5 and "🙂" in page.text
+    answer = await client.post(
+        f"/f/{_token(links)}", data={"score": "3", "factors": ["fast", "slow"]}, headers=JSON
+    )
+    assert answer.json()["factors"] == ["fast", "slow"]  # neutral: both polarities
+    response = await response_of(session, fb.id)
+    assert response is not None and response.scale == "faces-5"
