@@ -28,7 +28,7 @@ from app.scoring.schemas import (
     ScoreFilter,
     SlaFigures,
 )
-from app.scoring.sql import DIMENSIONS, period_key, ticket_conditions
+from app.scoring.sql import DIMENSIONS, period_key, prefer_custom_plans, ticket_conditions
 
 HAPPINESS_SCALE = "happiness-0-10"  # happiness uses 0–10 responses only
 CSAT_SCALE = "faces-5"  # CSAT uses 1–5 responses only
@@ -134,16 +134,20 @@ async def aggregate(
     filt: ScoreFilter,
     group: Any | None = None,
     *,
+    label: Any | None = None,
     with_factors: bool = True,
     **window: Any,
 ) -> dict[Any, Counts]:
-    """Counts per value of `group` (an expression over ticket_scores), or under EVERYTHING.
+    """Counts per value of `group` (an expression over ticket_scores; keyed by `label`, an
+    expression of it, when given), or under EVERYTHING.
 
     One scan of ticket_scores gives every count; requests never sent are then listed by reason
     from feedback_requests, only where there are some."""
     s = TicketScore
+    await prefer_custom_plans(session)
     conds = ticket_conditions(filt, table=s, **window)
-    key = (group if group is not None else literal_column(f"'{EVERYTHING}'")).label("key")
+    shown = label if label is not None else group
+    key = (shown if shown is not None else literal_column(f"'{EVERYTHING}'")).label("key")
     counted = [
         c
         for c in s.__table__.columns
@@ -235,8 +239,10 @@ async def trend(
     window_end = formulas.local_midnight_utc(formulas.next_period(starts[-1], interval), zone)
     # Intersect the page's window with the filter's own days.
     start, end = _intersect(filt, window_start, window_end)
-    group = period_key(TicketScore.resolved_at, interval, filt.tz, dialect_name(session))
-    groups = await aggregate(session, filt, group, with_factors=False, start=start, end=end)
+    group, label = period_key(TicketScore.resolved_at, interval, filt.tz, dialect_name(session))
+    groups = await aggregate(
+        session, filt, group, label=label, with_factors=False, start=start, end=end
+    )
     return [(s, groups.get(s.isoformat(), Counts()).figures(hourly_cost)) for s in starts]
 
 
