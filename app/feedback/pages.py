@@ -73,12 +73,15 @@ def _context(
     band = scale.band(selected) if selected is not None else None
     offered = set(offered_factors(band)) if band else set()
     path = f"/f/{token}"
+    # Switching language before the script recorded the mail's score keeps that score; the
+    # script drops `s` from these links once it is saved.
+    keep = {"s": chosen} if chosen is not None and counted is None else {}
     return {
         "lang": lang,
         "s": s,
         "asset_version": ASSET_VERSION,
         "langs": [
-            {"code": code, "name": name, "href": f"{path}?{urlencode({'lang': code})}"}
+            {"code": code, "name": name, "href": f"{path}?{urlencode({**keep, 'lang': code})}"}
             for code, name in i18n.LANGUAGE_NAMES.items()
         ],
         "number": ticket.number if ticket else "",

@@ -128,6 +128,11 @@
         var url = new URL(window.location.href);
         url.searchParams.delete("s");
         window.history.replaceState(null, "", url.pathname + url.search);
+        document.querySelectorAll(".langs a").forEach(function (a) {
+          var link = new URL(a.href);
+          link.searchParams.delete("s");
+          a.href = link.pathname + link.search;
+        });
       });
     }, parseInt(d.dwell, 10) || 0);
   }
