@@ -103,6 +103,9 @@ async def test_chromium_opens_the_mail_link_and_saves_every_answer(
             await page.screenshot(
                 path=str(output_dir(request) / "feedback-page.png"), full_page=True
             )
+            await page.get_by_role("link", name="Svenska").click()
+            await page.get_by_role("heading", name="Tack för din feedback!").wait_for()
+            assert await page.get_by_label("Snabb service").is_checked()
         response = await scenario.response()
         assert response is not None and not response.automated
         assert (response.score, response.lost_time, response.lost_minutes, response.comment) == (
