@@ -103,6 +103,9 @@ async def test_chromium_opens_the_mail_link_and_saves_every_answer(
             await page.screenshot(
                 path=str(output_dir(request) / "feedback-page.png"), full_page=True
             )
+            await page.set_viewport_size({"width": 375, "height": 740})  # mobile first
+            await page.evaluate("window.scrollTo(0, 0)")
+            await page.screenshot(path=str(output_dir(request) / "feedback-page-mobile.png"))
             await page.get_by_role("link", name="Svenska").click()
             await page.get_by_role("heading", name="Tack för din feedback!").wait_for()
             assert await page.get_by_label("Snabb service").is_checked()
