@@ -98,3 +98,33 @@ async def test_a_failed_send_is_retried_then_marked_failed(
     await session.refresh(outcome.request)
     assert outcome.request.status == "failed"
     assert outcome.request.status_reason  # the SMTP error, for the admin API
+
+
+async def test_each_resend_is_sent_once(
+    session: AsyncSession, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    settings = smtp_settings(settings, **smtp_server.settings())
+    connector = await make_connector(session)
+    ticket = await make_ticket(session, connector, requester_locale="es")
+    outcome = await service.create_request(
+        session,
+        ticket=ticket,
+        channel="email",
+        sampling_percent=100,
+        cycle="c1",
+        settings=settings,
+        now=utcnow(),
+    )
+    first = SendEmail(request_id=outcome.request.id)
+    assert await deliver(session, first, settings=settings, now=utcnow(), last_attempt=False)
+    await service.resend(session, request_id=outcome.request.id, settings=settings, now=utcnow())
+    resend = SendEmail(request_id=outcome.request.id, kind="resend", resend_number=1)
+    sent = [
+        await deliver(session, p, settings=settings, now=utcnow(), last_attempt=False)
+        for p in (resend, resend, first)
+    ]
+    assert sent == [True, False, False]
+    subjects = [m["Subject"] for m in smtp_server.inbox.messages]
+    assert len(subjects) == 2 and all("¿Qué tal lo hicimos?" in s for s in subjects)
+    await session.refresh(outcome.request)
+    assert outcome.request.resend_count == 1
