@@ -153,7 +153,8 @@ async def fill(url: str) -> None:
         # Bulk load with the rollup triggers off (they would recompute a ticket per row), then
         # build ticket_scores in one statement, as after any bulk import.
         await conn.execute("SET session_replication_role = replica")
-        steps = [*STEPS, ("ticket_scores", rollup.rebuild())]
+        rebuild = rollup.rebuild_all()
+        steps = [*STEPS, ("ticket_scores", rebuild[0]), ("ticket_not_sent", ";".join(rebuild[1:]))]
         for table, sql in steps:
             started = time.monotonic()
             await conn.execute(sql)

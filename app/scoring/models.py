@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import UUIDPK, Base, Timestamps
+from app.db import UUIDPK, Base, BigIntPK, Timestamps
 from app.feedback.models import Response
 
 
@@ -107,3 +107,29 @@ class TicketScore(Base):
 
 # Watermelon tickets and exports walk responses by answer time (keyset pagination, streaming).
 Index("ix_responses_answered_at_id", Response.__table__.c.answered_at, Response.__table__.c.id)
+
+
+class TicketNotSent(Base):
+    """A ticket's suppressed or failed requests by reason (scoring.md lists them by reason),
+    with the same copy of the ticket's fields; kept by the same triggers as TicketScore."""
+
+    __tablename__ = "ticket_not_sent"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))  # suppressed | failed
+    reason: Mapped[str | None] = mapped_column(Text)  # free text: never indexed
+    requests: Mapped[int] = _count()
+    connector_id: Mapped[uuid.UUID]
+    service: Mapped[str | None] = mapped_column(String(255))
+    assignment_group: Mapped[str | None] = mapped_column(String(255))
+    category: Mapped[str | None] = mapped_column(String(255))
+    priority: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    assignee: Mapped[str | None] = mapped_column(String(255))
+    resolved_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_ticket_not_sent_ticket_id", "ticket_id"),
+        Index("ix_ticket_not_sent_resolved_at", "resolved_at"),
+    )

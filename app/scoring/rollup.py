@@ -115,6 +115,29 @@ def recompute(tid: str) -> str:
     )
 
 
+NOT_SENT_COLUMNS = [c for c, _ in TICKET_COLUMNS if not c.startswith("sla_")]
+
+
+def _not_sent_insert(where: str) -> str:
+    copied = ", ".join(f"t.{c}" for c in NOT_SENT_COLUMNS)
+    return (
+        f"INSERT INTO ticket_not_sent (ticket_id, status, reason, requests, "
+        f"{', '.join(NOT_SENT_COLUMNS)}) "
+        f"SELECT t.id, q.status, q.status_reason, count(*), {copied} "
+        "FROM tickets t JOIN feedback_requests q ON q.ticket_id = t.id "
+        f"WHERE q.status IN ('suppressed', 'failed'){where} "
+        f"GROUP BY t.id, q.status, q.status_reason, {copied}"
+    )
+
+
+def recompute_not_sent(tid: str) -> list[str]:
+    """One ticket's never-sent requests by reason, from scratch."""
+    return [
+        f"DELETE FROM ticket_not_sent WHERE ticket_id = {tid}",
+        _not_sent_insert(f" AND t.id = {tid}"),
+    ]
+
+
 def rebuild() -> str:
     """Every ticket's row in one statement (after a bulk load with the triggers off)."""
     q, r, f = _derived(None)
@@ -137,7 +160,7 @@ WATCHED = [
         "resolved_at, sla_met",
         "{row}.id",
     ),
-    ("feedback_requests", "ticket_id, sent_at, status", "{row}.ticket_id"),
+    ("feedback_requests", "ticket_id, sent_at, status, status_reason", "{row}.ticket_id"),
     ("responses", "ticket_id, score, scale, lost_minutes, automated", "{row}.ticket_id"),
     (
         "response_factors",
@@ -147,18 +170,28 @@ WATCHED = [
 ]
 
 
+# Only these tables' changes can change which requests were never sent, or the ticket copy.
+NOT_SENT_TABLES = ("tickets", "feedback_requests")
+
+
 def postgresql_ddl() -> list[str]:
     out = [
-        "CREATE FUNCTION scoring_refresh_ticket(tid uuid) RETURNS void LANGUAGE sql AS $$ "
+        "CREATE FUNCTION scoring_refresh_ticket(tid uuid, not_sent boolean) RETURNS void "
+        "LANGUAGE plpgsql AS $$ BEGIN "
         + recompute("tid")
-        + " $$"
+        + "; IF not_sent THEN "
+        + "; ".join(recompute_not_sent("tid"))
+        + "; END IF; END $$"
     ]
     for table, watched, ticket in WATCHED:
         new, old = ticket.format(row="NEW"), ticket.format(row="OLD")
+        both = "true" if table in NOT_SENT_TABLES else "false"
+        old, new = f"{old}, {both}", f"{new}, {both}"
         out.append(
             f"CREATE FUNCTION scoring_on_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ "
             "BEGIN "
-            f"IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND {old} IS DISTINCT FROM {new}) "
+            f"IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND {ticket.format(row='OLD')} "
+            f"IS DISTINCT FROM {ticket.format(row='NEW')}) "
             f"THEN PERFORM scoring_refresh_ticket({old}); END IF; "
             f"IF TG_OP <> 'DELETE' THEN PERFORM scoring_refresh_ticket({new}); END IF; "
             "RETURN NULL; END $$"
@@ -177,7 +210,7 @@ def postgresql_drop() -> list[str]:
     for table, _, _ in WATCHED:
         out.append(f"DROP TRIGGER IF EXISTS scoring_rollup ON {table}")
         out.append(f"DROP FUNCTION IF EXISTS scoring_on_{table}()")
-    out.append("DROP FUNCTION IF EXISTS scoring_refresh_ticket(uuid)")
+    out.append("DROP FUNCTION IF EXISTS scoring_refresh_ticket(uuid, boolean)")
     return out
 
 
@@ -194,11 +227,13 @@ def sqlite_ddl() -> list[str]:
                 ("update", f"UPDATE OF {watched}", [old, new]),
             ]
         for name, event, tickets in events:
-            body = " ".join(
-                # A NULL ticket (the response went first) matches no row: nothing to do.
-                recompute(t) + ";"
-                for t in tickets
-            )
+            # A NULL ticket (the response went first) matches no row: nothing to do.
+            statements = []
+            for t in tickets:
+                statements.append(recompute(t))
+                if table in NOT_SENT_TABLES:
+                    statements += recompute_not_sent(t)
+            body = " ".join(f"{st};" for st in statements)
             out.append(
                 f"CREATE TRIGGER scoring_rollup_{table}_{name} AFTER {event} ON {table} "
                 f"FOR EACH ROW BEGIN {body} END"
@@ -215,6 +250,11 @@ def sqlite_drop() -> list[str]:
     ]
 
 
+def rebuild_all() -> list[str]:
+    """Both tables from scratch, e.g. after a bulk load with the triggers off."""
+    return [rebuild(), "DELETE FROM ticket_not_sent", _not_sent_insert("")]
+
+
 if __name__ == "__main__":
-    for statement in [*postgresql_ddl(), *sqlite_ddl(), rebuild()]:
+    for statement in [*postgresql_ddl(), *sqlite_ddl(), *rebuild_all()]:
         print(statement + ";\n")

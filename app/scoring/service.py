@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, func, literal_column, select
+from sqlalchemy import Integer, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import dialect_name
-from app.feedback.models import FeedbackRequest, RequestStatus
 from app.feedback.scales import LOST_TIME_MINUTES, NEGATIVE_FACTORS, POSITIVE_FACTORS, SCALES
 from app.pagination import InvalidCursor, decode_cursor, encode_cursor
 from app.scoring import formulas
-from app.scoring.models import SCALE_PREFIX, TicketScore
+from app.scoring.models import SCALE_PREFIX, TicketNotSent, TicketScore
 from app.scoring.schemas import (
     CsatFigures,
     Dimension,
@@ -129,53 +129,64 @@ def _total(column: Any) -> Any:
     return func.coalesce(func.sum(column), 0).label(column.key)
 
 
+# A grouping: given the table (ticket_scores or ticket_not_sent), what to group by and its label.
+Grouping = Callable[[Any], tuple[Any, Any]]
+
+
+def by_column(name: str) -> Grouping:
+    return lambda table: (getattr(table, name), getattr(table, name))
+
+
 async def aggregate(
     session: AsyncSession,
     filt: ScoreFilter,
-    group: Any | None = None,
+    grouping: Grouping | None = None,
     *,
-    label: Any | None = None,
     with_factors: bool = True,
     **window: Any,
 ) -> dict[Any, Counts]:
-    """Counts per value of `group` (an expression over ticket_scores; keyed by `label`, an
-    expression of it, when given), or under EVERYTHING.
+    """Counts per group, or under EVERYTHING without a grouping.
 
-    One scan of ticket_scores gives every count; requests never sent are then listed by reason
-    from feedback_requests, only where there are some."""
-    s = TicketScore
+    One scan of ticket_scores gives every count; where some requests were never sent, one scan
+    of ticket_not_sent lists them by reason."""
     await prefer_custom_plans(session)
-    conds = ticket_conditions(filt, table=s, **window)
-    shown = label if label is not None else group
-    key = (shown if shown is not None else literal_column(f"'{EVERYTHING}'")).label("key")
+    s = TicketScore
     counted = [
         c
         for c in s.__table__.columns
         if isinstance(c.type, Integer) and (with_factors or c.key not in FACTOR_COLUMNS)
     ]
-    stmt = select(key, *(_total(c) for c in counted)).where(*conds)
-    if group is not None:
-        stmt = stmt.group_by(group)
+    group, key = _grouped(s, grouping)
+    stmt = select(key, *(_total(c) for c in counted)).where(
+        *ticket_conditions(filt, table=s, **window)
+    )
     out: dict[Any, Counts] = {}
-    for row in await session.execute(stmt):
+    for row in await session.execute(stmt.group_by(*group)):
         m = {k: (v if k == "key" else int(v)) for k, v in row._mapping.items()}
-        if group is not None or any(v for k, v in m.items() if k != "key"):
+        if grouping is not None or any(v for k, v in m.items() if k != "key"):
             out[m["key"]] = _counts(m)  # ungrouped, an all-zero row means no ticket in scope
     if not any(c.requests_not_sent for c in out.values()):
         return out
 
-    fr = FeedbackRequest
+    n = TicketNotSent
+    group, key = _grouped(n, grouping)
     stmt = (
-        select(key, fr.status, fr.status_reason, func.count().label("n"))
-        .join(s, and_(s.ticket_id == fr.ticket_id, s.requests_not_sent > 0))
-        .where(fr.status.in_([RequestStatus.suppressed, RequestStatus.failed]), *conds)
+        select(key, n.status, n.reason, func.sum(n.requests).label("n"))
+        .where(*ticket_conditions(filt, table=n, **window))
+        .group_by(*group, n.status, n.reason)
     )
-    extra = [group] if group is not None else []
-    for row in await session.execute(stmt.group_by(*extra, fr.status, fr.status_reason)):
+    for row in await session.execute(stmt):
         out.setdefault(row.key, Counts()).not_sent.append(
-            NotSent(status=row.status, reason=row.status_reason, requests=row.n)
+            NotSent(status=row.status, reason=row.reason, requests=int(row.n))
         )
     return out
+
+
+def _grouped(table: Any, grouping: Grouping | None) -> tuple[list[Any], Any]:
+    if grouping is None:
+        return [], literal_column(f"'{EVERYTHING}'").label("key")
+    group, label = grouping(table)
+    return [group], label.label("key")
 
 
 def _counts(m: dict[str, Any]) -> Counts:
@@ -214,8 +225,7 @@ async def breakdown(
     session: AsyncSession, filt: ScoreFilter, *, by: Dimension, hourly_cost: float
 ) -> list[tuple[str | None, ScoreFigures]]:
     """Every group with tickets, requests or responses in scope, sorted by key (null last)."""
-    column = getattr(TicketScore, DIMENSIONS[by])
-    groups = await aggregate(session, filt, column, with_factors=False)
+    groups = await aggregate(session, filt, by_column(DIMENSIONS[by]), with_factors=False)
     keys = sorted(groups, key=lambda k: (k is None, str(k) if k is not None else ""))
     return [(None if k is None else str(k), groups[k].figures(hourly_cost)) for k in keys]
 
@@ -239,10 +249,12 @@ async def trend(
     window_end = formulas.local_midnight_utc(formulas.next_period(starts[-1], interval), zone)
     # Intersect the page's window with the filter's own days.
     start, end = _intersect(filt, window_start, window_end)
-    group, label = period_key(TicketScore.resolved_at, interval, filt.tz, dialect_name(session))
-    groups = await aggregate(
-        session, filt, group, label=label, with_factors=False, start=start, end=end
-    )
+    dialect = dialect_name(session)
+
+    def per_period(table: Any) -> tuple[Any, Any]:
+        return period_key(table.resolved_at, interval, filt.tz, dialect)
+
+    groups = await aggregate(session, filt, per_period, with_factors=False, start=start, end=end)
     return [(s, groups.get(s.isoformat(), Counts()).figures(hourly_cost)) for s in starts]
 
 

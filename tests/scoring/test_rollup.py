@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import create_engine
 from app.feedback.models import FeedbackRequest, Response, ResponseFactor
 from app.scoring import rollup
-from app.scoring.models import TicketScore
+from app.scoring.models import TicketNotSent, TicketScore
 from app.tickets.models import Ticket
 from tests.scoring.builders import FIXED, seed
 
@@ -43,12 +43,20 @@ async def _rows(session: AsyncSession) -> dict:
     return out
 
 
+async def _not_sent(session: AsyncSession) -> list[tuple]:
+    names = ["ticket_id", "status", "reason", "requests", *rollup.NOT_SENT_COLUMNS]
+    rows = (await session.execute(select(*(getattr(TicketNotSent, c) for c in names)))).all()
+    return sorted((tuple(r) for r in rows), key=repr)
+
+
 async def _assert_exact(session: AsyncSession) -> dict:
-    kept = await _rows(session)
+    kept, kept_not_sent = await _rows(session), await _not_sent(session)
     await session.execute(delete(TicketScore))
-    await session.execute(text(rollup.rebuild()))
+    for statement in rollup.rebuild_all():
+        await session.execute(text(statement))
     rebuilt = await _rows(session)
     assert kept == rebuilt
+    assert kept_not_sent == await _not_sent(session)
     return rebuilt
 
 
@@ -57,6 +65,27 @@ async def test_rollup_follows_every_change(any_session: AsyncSession) -> None:
     tickets = await seed(s, FIXED)
     first = await _assert_exact(s)
     assert len(first) == len(FIXED)  # every ticket has its row, feedback or not
+    assert sorted((r[1], r[2], r[3]) for r in await _not_sent(s)) == [
+        ("failed", "smtp 550", 1),
+        ("suppressed", "fatigue", 1),
+    ]
+
+    # A failed request retried later: the reason, then the status, change.
+    t10 = tickets[9].id
+    await s.execute(
+        update(FeedbackRequest)
+        .where(FeedbackRequest.ticket_id == t10)
+        .values(status_reason="smtp 451")
+    )
+    await _assert_exact(s)
+    await s.execute(
+        update(FeedbackRequest)
+        .where(FeedbackRequest.ticket_id == t10)
+        .values(status="sent", status_reason=None, sent_at=tickets[9].resolved_at)
+    )
+    after = await _assert_exact(s)
+    assert (after[t10]["requests_sent"], after[t10]["requests_not_sent"]) == (1, 0)
+    assert [r[1] for r in await _not_sent(s)] == ["suppressed"]
     t1 = tickets[0].id
     assert first[t1]["responses"] == 1 and first[t1]["f_fast"] == 1
     assert first[t1]["requests_sent"] == 1 and first[t1]["s10_happy"] == 1
