@@ -154,7 +154,38 @@ async def feedback_page_head(token: str, request: Request, session: SessionDep) 
     return await _guarded(pages.head, request, session, token)
 
 
-@public_router.post("/f/{token}")
+_ANSWER_FIELDS = {
+    "type": "object",
+    "properties": {
+        "score": {"type": "integer", "description": "A score of the request's scale"},
+        "factors": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Factor keys (scoring.md); present replaces the set",
+        },
+        "lost_time": {"type": "string", "description": "A lost-time bucket key; empty clears"},
+        "comment": {"type": "string", "maxLength": 4000},
+    },
+}
+ANSWER_OPENAPI = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": _ANSWER_FIELDS},
+            "application/json": {"schema": _ANSWER_FIELDS},
+        }
+    },
+    "responses": {
+        "200": {"description": "With `Accept: application/json`: the saved answer"},
+        "303": {"description": "Saved; back to the page"},
+        "404": {"description": "Unknown link"},
+        "410": {"description": "The request expired or was cancelled"},
+        "422": {"description": "Invalid answer (problem+json for JSON clients)"},
+        "429": {"description": "Rate-limited"},
+    },
+}
+
+
+@public_router.post("/f/{token}", openapi_extra=ANSWER_OPENAPI)
 async def answer(token: str, request: Request, session: SessionDep) -> Response:
     """Save answers: form or JSON fields `score`, `factors`, `lost_time`, `comment`."""
     return await _guarded(pages.submit, request, session, token)
@@ -166,9 +197,15 @@ async def trap(token: str, request: Request, session: SessionDep) -> Response:
     return await _guarded(pages.trap, request, session, token)
 
 
-@public_router.api_route("/f/{token}/opt-out", methods=["GET", "HEAD"])
+@public_router.get("/f/{token}/opt-out")
 async def opt_out_form(token: str, request: Request, session: SessionDep) -> Response:
     """Ask before opting out (a GET never changes anything)."""
+    return await _guarded(pages.opt_out_form, request, session, token)
+
+
+@public_router.head("/f/{token}/opt-out", include_in_schema=False)
+async def opt_out_head(token: str, request: Request, session: SessionDep) -> Response:
+    """Link checkers' HEAD: changes nothing."""
     return await _guarded(pages.opt_out_form, request, session, token)
 
 
