@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,7 +27,12 @@ from app.feedback.scales import (
 )
 from app.tickets.models import Ticket
 
-ASSET_VERSION = "1"
+STATIC = Path(__file__).parent / "static"
+
+# Changes with the script and stylesheet, so a cached old copy is never used with a new page.
+ASSET_VERSION = hashlib.sha256(
+    b"".join((STATIC / name).read_bytes() for name in ("page.js", "page.css"))
+).hexdigest()[:10]
 
 
 async def show(request: Request, session: AsyncSession, token: str, settings: Settings) -> Response:

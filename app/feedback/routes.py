@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -28,7 +27,6 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 RequestStatusFilter = Literal[
     "pending", "sent", "responded", "expired", "suppressed", "failed", "cancelled"
 ]
-STATIC = Path(__file__).parent / "static"
 ASSETS = {"page.js": "text/javascript", "page.css": "text/css"}
 
 
@@ -137,7 +135,7 @@ async def asset(name: str) -> Response:
     """The page's own script and stylesheet (the CSP allows only 'self')."""
     if name not in ASSETS:
         return Response(status_code=404)
-    body = (STATIC / name).read_bytes()
+    body = (pages.STATIC / name).read_bytes()
     headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
     return Response(body, media_type=ASSETS[name], headers=headers)
 
