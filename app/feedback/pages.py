@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,13 +24,6 @@ from app.feedback.scales import (
     offered_factors,
 )
 from app.tickets.models import Ticket
-
-STATIC = Path(__file__).parent / "static"
-
-# Changes with the script and stylesheet, so a cached old copy is never used with a new page.
-ASSET_VERSION = hashlib.sha256(
-    b"".join((STATIC / name).read_bytes() for name in ("page.js", "page.css"))
-).hexdigest()[:10]
 
 
 async def show(request: Request, session: AsyncSession, token: str, settings: Settings) -> Response:
@@ -86,7 +77,6 @@ def _context(
     return {
         "lang": lang,
         "s": s,
-        "asset_version": ASSET_VERSION,
         "langs": [
             {"code": code, "name": name, "href": f"{path}?{urlencode({**keep, 'lang': code})}"}
             for code, name in i18n.LANGUAGE_NAMES.items()

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+# Changes with the script and stylesheet, so a cached old copy is never used with a new page.
+ASSET_VERSION = hashlib.sha256(
+    b"".join((STATIC / name).read_bytes() for name in ("page.js", "page.css"))
+).hexdigest()[:10]
 
 env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -15,6 +21,7 @@ env = Environment(
     lstrip_blocks=True,
     auto_reload=False,
 )
+env.globals["asset_version"] = ASSET_VERSION
 
 
 def render(name: str, **context: object) -> str:

@@ -15,7 +15,7 @@ from app.clock import utcnow
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import RateLimited
-from app.feedback import pages, queries, service, web
+from app.feedback import pages, queries, render, service, web
 from app.feedback.answers import FeedbackExpired, FeedbackLinkUnknown, InvalidAnswer
 from app.feedback.schemas import FeedbackRequestRead, ResponseRead
 from app.pagination import Page
@@ -135,7 +135,7 @@ async def asset(name: str) -> Response:
     """The page's own script and stylesheet (the CSP allows only 'self')."""
     if name not in ASSETS:
         return Response(status_code=404)
-    body = (pages.STATIC / name).read_bytes()
+    body = (render.STATIC / name).read_bytes()
     headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
     return Response(body, media_type=ASSETS[name], headers=headers)
 
