@@ -20,9 +20,12 @@ class AppError(Exception):
     type: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
+        self.headers = headers or {}
         self.extra = extra
 
 
@@ -55,7 +58,14 @@ class RateLimited(AppError):
 
 
 def problem(
-    status: int, type_: str, title: str, detail: str, request: Request | None = None, **extra: Any
+    status: int,
+    type_: str,
+    title: str,
+    detail: str,
+    request: Request | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + type_,
@@ -66,7 +76,7 @@ def problem(
     if request is not None:
         body["instance"] = request.url.path
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {**({"WWW-Authenticate": "Bearer"} if status == 401 else {}), **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -80,7 +90,9 @@ _HTTP_TYPES = {
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return problem(exc.status, exc.type, exc.title, exc.detail, request, **exc.extra)
+        return problem(
+            exc.status, exc.type, exc.title, exc.detail, request, headers=exc.headers, **exc.extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

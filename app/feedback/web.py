@@ -55,6 +55,9 @@ def client_hash(request: Request) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
+RETRY_MINUTE = {"Retry-After": "60"}
+
+
 def check_rate(request: Request, token: str, settings: Settings) -> None:
     """Per token and per client address, in this process (ratelimit.py)."""
     limiter = getattr(request.app.state, "feedback_limiter", None)
@@ -63,9 +66,13 @@ def check_rate(request: Request, token: str, settings: Settings) -> None:
     fb = settings.feedback
     per_address = fb.rate_limit_per_address_per_minute or fb.rate_limit_per_minute
     if not limiter.allow("a:" + client_address(request), per_address):
-        raise RateLimited("Too many requests from this address; try again in a minute")
+        raise RateLimited(
+            "Too many requests from this address; try again in a minute", headers=RETRY_MINUTE
+        )
     if not limiter.allow("t:" + token_hash(token)[:32], fb.rate_limit_per_minute):
-        raise RateLimited("Too many requests for this link; try again in a minute")
+        raise RateLimited(
+            "Too many requests for this link; try again in a minute", headers=RETRY_MINUTE
+        )
 
 
 def locale_for(request: Request, fb_request: FeedbackRequest | None, settings: Settings) -> str:
@@ -94,7 +101,7 @@ def error_page(request: Request, exc: Exception, settings: Settings) -> Response
     html = render("message.html", lang=lang, s=s, title=title, body=body, back=back)
     response = HTMLResponse(html, status_code=status)
     if status == 429:
-        response.headers["Retry-After"] = "60"
+        response.headers.update(RETRY_MINUTE)
     return secure(response)
 
 

@@ -201,6 +201,10 @@ async def test_rate_limited_per_token(
     _fb, links = await make_request(session, settings)
     codes = [(await client.get(path_of(links["5"]))).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
+    as_json = await client.get(path_of(links["5"]), headers={"Accept": "application/json"})
+    assert as_json.status_code == 429
+    assert as_json.headers["content-type"] == "application/problem+json"
+    assert as_json.headers["retry-after"] == "60"
     _other, links2 = await make_request(session, settings)
     assert (await client.get(path_of(links2["5"]))).status_code == 200
 
