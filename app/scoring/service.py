@@ -28,7 +28,13 @@ from app.scoring.schemas import (
     ScoreFilter,
     SlaFigures,
 )
-from app.scoring.sql import DIMENSIONS, period_key, prefer_custom_plans, ticket_conditions
+from app.scoring.sql import (
+    DIMENSIONS,
+    hash_grouping,
+    period_key,
+    prefer_custom_plans,
+    ticket_conditions,
+)
 
 HAPPINESS_SCALE = "happiness-0-10"  # happiness uses 0–10 responses only
 CSAT_SCALE = "faces-5"  # CSAT uses 1–5 responses only
@@ -254,7 +260,10 @@ async def trend(
     def per_period(table: Any) -> tuple[Any, Any]:
         return period_key(table.resolved_at, interval, filt.tz, dialect)
 
-    groups = await aggregate(session, filt, per_period, with_factors=False, start=start, end=end)
+    async with hash_grouping(session):
+        groups = await aggregate(
+            session, filt, per_period, with_factors=False, start=start, end=end
+        )
     return [(s, groups.get(s.isoformat(), Counts()).figures(hourly_cost)) for s in starts]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -71,6 +73,21 @@ async def prefer_custom_plans(session: AsyncSession) -> None:
     times slower on a year of data. SET LOCAL lasts until the request's transaction ends."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+@asynccontextmanager
+async def hash_grouping(session: AsyncSession) -> AsyncIterator[None]:
+    """PostgreSQL only: group a computed key (a local period) by hashing, not sorting.
+
+    PostgreSQL has no statistics for such an expression and expects one group per row, so it
+    sorts every row (spilling to disk) to find a few dozen periods."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        await session.execute(text("SET LOCAL enable_sort = off"))
+    yield
+    # Not in a `finally`: after an error the transaction is aborted and rolls back anyway.
+    if postgres:
+        await session.execute(text("SET LOCAL enable_sort = on"))
 
 
 def counted_responses() -> Any:
