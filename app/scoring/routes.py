@@ -6,9 +6,11 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import StreamingResponse
+from pydantic import AfterValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.deps import AdminKey, ReadKey
@@ -32,6 +34,7 @@ from app.scoring.schemas import (
     XlaCreate,
     XlaRead,
     XlaUpdate,
+    known_zone,
 )
 
 __all__ = ["public_router", "router"]
@@ -107,11 +110,11 @@ async def get_factors(session: SessionDep, _: ReadKey, filt: Filter) -> FactorLi
 # --- XLAs -------------------------------------------------------------------------------------
 
 At = Annotated[date | None, Query(description="A local day in the period to judge; default today.")]
-Tz = Annotated[str, Query(description="IANA time zone of the period.")]
+Tz = Annotated[str, Query(description="IANA time zone of the period."), AfterValidator(known_zone)]
 
 
 def _at(at: date | None, tz: str) -> date:
-    return at or utcnow().astimezone(ScoreFilter(tz=tz).zone).date()
+    return at or utcnow().astimezone(ZoneInfo(tz)).date()
 
 
 @router.get("/xlas", response_model=Page[XlaRead], tags=["xlas"], description=described("xla"))

@@ -12,6 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from app.scoring.models import XlaPeriod, XlaScope
 
 
+def known_zone(value: str) -> str:
+    """`value` if it names an IANA time zone, else a ValueError (a 422 in a query)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
 class Dimension(StrEnum):
     """What a breakdown groups by: a ticket field (agent = the ticket's assignee)."""
 
@@ -47,11 +56,7 @@ class ScoreFilter(BaseModel):
     @field_validator("tz")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
+        return known_zone(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> ScoreFilter:

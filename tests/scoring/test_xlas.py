@@ -147,3 +147,9 @@ async def test_list_pages_and_delete(client, admin_headers, read_headers) -> Non
 async def test_invalid_targets_are_refused(client, admin_headers, body) -> None:
     response = await client.post("/api/v1/xlas", json=body, headers=admin_headers)
     assert response.status_code == 422
+
+
+async def test_an_unknown_time_zone_is_a_422(client, read_headers) -> None:
+    response = await client.get("/api/v1/xlas", params={"tz": "Mars/Olympus"}, headers=read_headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
