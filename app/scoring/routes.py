@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,7 +57,7 @@ HourlyCost = Annotated[float, Depends(hourly_cost)]
 FIGURES = ("sent", "rate", "happiness", "csat", "mean", "lost", "sla", "empty")
 
 
-@router.get("/scores", response_model=ScoreSummary, description=described(*FIGURES, "factor"))
+@router.get("/scores", response_model=ScoreSummary)
 async def get_scores(
     session: SessionDep, _: ReadKey, filt: Filter, cost: HourlyCost
 ) -> ScoreSummary:
@@ -65,7 +66,7 @@ async def get_scores(
     return ScoreSummary(filter=filt, figures=figures, factors=factors)
 
 
-@router.get("/scores/breakdown", response_model=Breakdown, description=described(*FIGURES))
+@router.get("/scores/breakdown", response_model=Breakdown)
 async def get_breakdown(
     session: SessionDep,
     _: ReadKey,
@@ -83,7 +84,7 @@ async def get_breakdown(
     return Breakdown(by=by, filter=filt, items=items, next_cursor=next_cursor)
 
 
-@router.get("/scores/trend", response_model=Trend, description=described(*FIGURES, "time"))
+@router.get("/scores/trend", response_model=Trend)
 async def get_trend(
     session: SessionDep,
     _: ReadKey,
@@ -101,7 +102,7 @@ async def get_trend(
     return Trend(interval=interval, filter=filt, items=items, next_cursor=next_cursor)
 
 
-@router.get("/factors", response_model=FactorList, description=described("factor", "empty"))
+@router.get("/factors", response_model=FactorList)
 async def get_factors(session: SessionDep, _: ReadKey, filt: Filter) -> FactorList:
     """What influenced the experience: every factor with its share."""
     return await service.factors(session, filt)
@@ -117,7 +118,7 @@ def _at(at: date | None, tz: str) -> date:
     return at or utcnow().astimezone(ZoneInfo(tz)).date()
 
 
-@router.get("/xlas", response_model=Page[XlaRead], tags=["xlas"], description=described("xla"))
+@router.get("/xlas", response_model=Page[XlaRead], tags=["xlas"])
 async def list_xlas(
     session: SessionDep,
     _: ReadKey,
@@ -139,7 +140,6 @@ async def list_xlas(
     response_model=XlaRead,
     status_code=status.HTTP_201_CREATED,
     tags=["xlas"],
-    description=described("xla"),
 )
 async def create_xla(
     body: XlaCreate, session: SessionDep, _: AdminKey, cost: HourlyCost
@@ -149,7 +149,7 @@ async def create_xla(
     return await xla.read(session, target, at=_at(None, "UTC"), tz="UTC", hourly_cost=cost)
 
 
-@router.get("/xlas/{xla_id}", response_model=XlaRead, tags=["xlas"], description=described("xla"))
+@router.get("/xlas/{xla_id}", response_model=XlaRead, tags=["xlas"])
 async def get_xla(
     xla_id: uuid.UUID,
     session: SessionDep,
@@ -163,7 +163,7 @@ async def get_xla(
     return await xla.read(session, target, at=_at(at, tz), tz=tz, hourly_cost=cost)
 
 
-@router.patch("/xlas/{xla_id}", response_model=XlaRead, tags=["xlas"], description=described("xla"))
+@router.patch("/xlas/{xla_id}", response_model=XlaRead, tags=["xlas"])
 async def update_xla(
     xla_id: uuid.UUID, body: XlaUpdate, session: SessionDep, _: AdminKey, cost: HourlyCost
 ) -> XlaRead:
@@ -185,7 +185,6 @@ async def delete_xla(xla_id: uuid.UUID, session: SessionDep, _: AdminKey) -> Non
     "/insights/watermelon",
     response_model=Watermelon,
     tags=["insights"],
-    description=described("watermelon", "sla", "happiness"),
 )
 async def get_watermelon(
     session: SessionDep,
@@ -223,7 +222,6 @@ async def _stream(session: AsyncSession, filt: ScoreFilter, fmt: str) -> AsyncIt
     "/exports/responses.csv",
     tags=["exports"],
     response_class=StreamingResponse,
-    description=described("export"),
 )
 async def export_csv(_: ReadKey, filt: Filter, session: StreamSession) -> StreamingResponse:
     """Responses joined with their tickets as CSV, streamed."""
@@ -238,7 +236,6 @@ async def export_csv(_: ReadKey, filt: Filter, session: StreamSession) -> Stream
     "/exports/responses.jsonl",
     tags=["exports"],
     response_class=StreamingResponse,
-    description=described("export"),
 )
 async def export_jsonl(_: ReadKey, filt: Filter, session: StreamSession) -> StreamingResponse:
     """Responses joined with their tickets as JSON Lines, streamed."""
@@ -247,3 +244,22 @@ async def export_jsonl(_: ReadKey, filt: Filter, session: StreamSession) -> Stre
         media_type="application/x-ndjson",
         headers={"Content-Disposition": 'attachment; filename="responses.jsonl"'},
     )
+
+
+# Each endpoint's OpenAPI text: its docstring, then the scoring.md definitions it reports.
+DEFINED: dict[str, tuple[str, ...]] = {
+    "get_scores": (*FIGURES, "factor", "time"),
+    "get_breakdown": (*FIGURES, "time"),
+    "get_trend": (*FIGURES, "time"),
+    "get_factors": ("factor", "empty", "time"),
+    "list_xlas": ("xla",),
+    "create_xla": ("xla",),
+    "get_xla": ("xla",),
+    "update_xla": ("xla",),
+    "get_watermelon": ("watermelon", "sla", "happiness", "time"),
+    "export_csv": ("export",),
+    "export_jsonl": ("export",),
+}
+for _route in router.routes:
+    if isinstance(_route, APIRoute) and _route.name in DEFINED:
+        _route.description = f"{_route.description}\n\n{described(*DEFINED[_route.name])}"
