@@ -268,3 +268,24 @@ async def test_bad_parameters_are_problems(
 
 async def test_scores_need_a_key(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/scores")).status_code == 401
+
+
+async def test_a_group_with_requests_but_no_responses(client, read_headers, session) -> None:
+    await seed(
+        session,
+        [
+            Case("2026-01-05T10:00", "Quiet", status="expired"),
+            Case("2026-01-06T10:00", "Quiet", status="sent"),
+            Case("2026-01-06T10:00", "Loud", score=10),
+        ],
+    )
+    rows = (
+        await client.get(
+            "/api/v1/scores/breakdown", params={**JAN, "by": "service"}, headers=read_headers
+        )
+    ).json()["items"]
+    quiet = {r["key"]: r["figures"] for r in rows}["Quiet"]
+    # Two requests went out and nobody answered: a real 0% rate, but no score to report.
+    assert (quiet["requests_sent"], quiet["responses"], quiet["response_rate"]) == (2, 0, 0.0)
+    assert quiet["happiness"]["value"] is None and quiet["mean_normalised_score"] is None
+    assert quiet["lost_time"]["mean_minutes"] is None and quiet["csat"]["value"] is None
