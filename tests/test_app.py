@@ -216,3 +216,15 @@ def test_log_fields_named_like_secrets_are_redacted() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert line["webhook_secret"] == "[redacted]" and line["connector"] == "sn-prod"
     assert "s3cr3t" not in JsonFormatter().format(record)
+
+
+async def test_database_errors_never_carry_the_values(session: AsyncSession) -> None:
+    """Engines hide parameters: a rejected value (a secret, an e-mail) stays out of the logs."""
+    from sqlalchemy.exc import DBAPIError
+
+    secret = "s3cr3t-" + "x" * 300  # longer than api_keys.name
+    with pytest.raises(DBAPIError) as caught:
+        async with session.begin_nested():
+            session.add(ApiKey(name=secret, prefix="p", key_hash="h", scope="read"))
+            await session.flush()
+    assert "s3cr3t" not in str(caught.value)

@@ -104,9 +104,11 @@ class Worker:
             "job failed",
             extra={"job_id": job.id, "job": job.name, "error": error, "retry_in": retry_in},
         )
+        # Retry-After counts from when the failure happened, not from when the batch was claimed.
+        failed_at = max(now, utcnow())
         async with self.sessionmaker() as session:
             await queue.finish(
-                session, job, worker=self.name, now=now, error=error, retry_in=retry_in
+                session, job, worker=self.name, now=failed_at, error=error, retry_in=retry_in
             )
             await session.commit()
 

@@ -50,6 +50,12 @@ async def writes_then_fails(ctx, payload: Numbered) -> None:
     raise PermanentError("no")
 
 
+@handler("test.slow_429", payload=Numbered)
+async def slow_429(ctx, payload: Numbered) -> None:
+    await asyncio.sleep(0.5)  # earlier calls of the same job took a while
+    raise TransientError("429", retry_after=1)
+
+
 @pytest.fixture(autouse=True)
 def reset_runs() -> None:
     RUNS.clear()
@@ -199,7 +205,8 @@ async def test_retry_after_overrides_backoff(engine: AsyncEngine) -> None:
     await make_worker(engine, "w").run_once(now)
     async with sm() as s:
         job = (await s.scalars(select(Job))).one()
-        assert job.run_after == now + timedelta(seconds=42)
+        delay = (job.run_after - now).total_seconds()
+        assert 42 <= delay < 43  # from the moment of failure, a few ms after `now`
 
 
 async def test_a_permanent_error_goes_dead_at_once_and_can_be_retried(engine: AsyncEngine) -> None:
@@ -251,3 +258,15 @@ def test_backoff_grows_and_is_capped() -> None:
         assert max(values) <= ceiling
         assert min(values) >= 2.5
     assert max(queue.backoff(3, base=5, cap=60) for _ in range(200)) > 10  # it does grow
+
+
+async def test_retry_after_counts_from_the_failure_not_the_claim(engine: AsyncEngine) -> None:
+    sm = make_sessionmaker(engine)
+    async with sm() as s:
+        await queue.enqueue(s, "test.slow_429", Numbered(n=1))
+        await s.commit()
+    claimed_at = utcnow()
+    await make_worker(engine, "w").run_once(claimed_at)
+    async with sm() as s:
+        job = (await s.scalars(select(Job))).one()
+    assert (job.run_after - claimed_at).total_seconds() >= 1.5
