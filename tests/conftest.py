@@ -192,6 +192,7 @@ async def admin_headers(session: AsyncSession) -> dict[str, str]:
     _, plain = await auth_service.create_key(
         session, name="test-admin", scope=Scope.admin, now=utcnow()
     )
+    await session.commit()  # a savepoint: a request that rolls back keeps the key
     return {"Authorization": f"Bearer {plain}"}
 
 
@@ -200,6 +201,7 @@ async def read_headers(session: AsyncSession) -> dict[str, str]:
     _, plain = await auth_service.create_key(
         session, name="test-read", scope=Scope.read, now=utcnow()
     )
+    await session.commit()  # a savepoint: a request that rolls back keeps the key
     return {"Authorization": f"Bearer {plain}"}
 
 
