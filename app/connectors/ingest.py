@@ -3,17 +3,19 @@ all in the caller's one transaction. No outbound call happens here."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.connectors import service
-from app.connectors.base import Ignored, ParseError, TicketEvent
+from app.connectors.base import ConnectorKind, Ignored, ParseError, TicketEvent
 from app.connectors.models import Connector, InboundEvent, InboundStatus
 from app.connectors.registry import get_kind
 from app.connectors.schemas import LookupContact
@@ -21,6 +23,8 @@ from app.db import insert_ignore
 from app.feedback import service as feedback_service
 from app.jobs import queue
 from app.tickets import service as tickets_service
+
+log = logging.getLogger("xpulse.connectors")
 
 # Headers worth keeping for an admin; never Authorization or signatures.
 KEPT_HEADERS = (
@@ -43,6 +47,7 @@ class Outcome:
     request_id: uuid.UUID | None = None
     links: dict[str, str] = field(default_factory=dict)
     event_id: uuid.UUID | None = None
+    stage: str | None = None  # where a failed event failed: "parse" or "apply"
 
 
 async def receive(
@@ -60,17 +65,46 @@ async def receive(
     config = service.to_config(connector)
     kind.verify(headers, body, config, now)
     delivery_id = kind.delivery_id(headers, body)[:255]
-    try:
-        parsed = kind.parse(body, config)
-    except ParseError as exc:
-        outcome = Outcome(InboundStatus.failed, reason=str(exc)[:2000])
-    else:
-        outcome = await apply(
-            session, connector=connector, parsed=parsed, settings=settings, now=now
-        )
+    outcome = await process(
+        session, connector=connector, kind=kind, body=body, settings=settings, now=now
+    )
     kept = {k: headers[k] for k in KEPT_HEADERS if k in headers}
     outcome.event_id = await store_event(session, connector, delivery_id, kept, body, outcome, now)
     return outcome
+
+
+async def process(
+    session: AsyncSession,
+    *,
+    connector: Connector,
+    kind: ConnectorKind,
+    body: bytes,
+    settings: Settings,
+    now: datetime,
+) -> Outcome:
+    """Parse and apply one authentic body; any failure becomes a `failed` outcome instead of
+    an exception, so the caller still stores the inbox row and nothing authentic is lost."""
+    try:
+        parsed = kind.parse(body, service.to_config(connector))
+    except (ParseError, ValidationError) as exc:
+        return Outcome(InboundStatus.failed, reason=str(exc)[:2000], stage="parse")
+    except Exception as exc:  # a bug in a parser: keep the body to replay once it is fixed
+        log.exception("connector %s: parse failed", connector.name)
+        return Outcome(InboundStatus.failed, reason=_failure(exc), stage="parse")
+    try:
+        # A savepoint: a failure rolls back this event's effects, not the inbox row after it.
+        async with session.begin_nested():
+            return await apply(
+                session, connector=connector, parsed=parsed, settings=settings, now=now
+            )
+    except Exception as exc:
+        log.exception("connector %s: applying a delivery failed", connector.name)
+        return Outcome(InboundStatus.failed, reason=_failure(exc), stage="apply")
+
+
+def _failure(exc: Exception) -> str:
+    # Database errors are built with hide_parameters: their text names no values.
+    return f"{type(exc).__name__}: {exc}"[:2000]
 
 
 async def apply(
@@ -181,15 +215,14 @@ async def replay(
     """Parse and apply a stored delivery again (it was authenticated when it arrived)."""
     event = await service.get_event(session, event_id)
     connector = await service.get_connector(session, event.connector_id)
-    kind = get_kind(connector.kind)
-    try:
-        parsed = kind.parse(event.body, service.to_config(connector))
-    except ParseError as exc:
-        outcome = Outcome(InboundStatus.failed, reason=str(exc)[:2000])
-    else:
-        outcome = await apply(
-            session, connector=connector, parsed=parsed, settings=settings, now=now
-        )
+    outcome = await process(
+        session,
+        connector=connector,
+        kind=get_kind(connector.kind),
+        body=event.body,
+        settings=settings,
+        now=now,
+    )
     _mark(event, outcome, now)
     event.replay_count += 1
     await session.flush()

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.connectors import ingest, service
-from app.connectors.base import ParseError
 from app.connectors.models import Connector, InboundStatus
 from app.connectors.registry import get_kind
 from app.connectors.schemas import LookupContact, PollConnector
@@ -136,15 +135,18 @@ async def servicenow_poll_one(ctx: JobContext, payload: PollConnector) -> None:
         hours=config.options.poll_lookback_hours
     )
     found, newest = await kind.poll_resolved(ctx.http, config, since, ctx.now)
+    failed = 0
     for delivery_id, body in found:
-        try:
-            parsed = kind.parse(body, config)
-        except ParseError as exc:
-            outcome = ingest.Outcome(InboundStatus.failed, reason=str(exc)[:2000])
-        else:
-            outcome = await ingest.apply(
-                ctx.session, connector=connector, parsed=parsed, settings=ctx.settings, now=ctx.now
-            )
+        # One bad record is stored failed (replayable) and the poll goes on past it.
+        outcome = await ingest.process(
+            ctx.session,
+            connector=connector,
+            kind=kind,
+            body=body,
+            settings=ctx.settings,
+            now=ctx.now,
+        )
+        failed += outcome.status == InboundStatus.failed
         await ingest.store_event(
             ctx.session, connector, delivery_id, {"x-xpulse-source": "poll"}, body, outcome, ctx.now
         )
@@ -152,4 +154,7 @@ async def servicenow_poll_one(ctx: JobContext, payload: PollConnector) -> None:
         connector.poll_watermark is None or newest > connector.poll_watermark
     ):
         connector.poll_watermark = newest
-    log.info("servicenow poll", extra={"connector": connector.name, "records": len(found)})
+    log.info(
+        "servicenow poll",
+        extra={"connector": connector.name, "records": len(found), "failed": failed},
+    )

@@ -147,7 +147,7 @@ async def replay_inbound_event(
         200: {"model": WebhookIgnored, "description": "Authentic, but not a resolution"},
         401: {"description": "Not authentic: nothing stored"},
         404: {"description": "No enabled connector of that name"},
-        422: {"description": "Authentic but unreadable: stored for an admin to replay"},
+        422: {"description": "Authentic but unreadable or not storable: kept for replay"},
     },
 )
 async def receive_webhook(connector_name: str, request: Request, session: SessionDep) -> Response:
@@ -162,10 +162,11 @@ async def receive_webhook(connector_name: str, request: Request, session: Sessio
     )
     if outcome.status == InboundStatus.failed:
         # Returned, not raised: the inbox row must commit with the 422.
+        parse_failed = outcome.stage != "apply"
         return problem(
             422,
-            "unparseable-delivery",
-            "Delivery could not be parsed",
+            "unparseable-delivery" if parse_failed else "unprocessable-delivery",
+            "Delivery could not be parsed" if parse_failed else "Delivery could not be applied",
             outcome.reason or "unparseable",
             request,
             inbound_event_id=str(outcome.event_id),
