@@ -4,9 +4,28 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _truncate(limit: int) -> AfterValidator:
+    return AfterValidator(lambda v: v[:limit] if isinstance(v, str) else v)
+
+
+def _drop_over(limit: int) -> AfterValidator:
+    return AfterValidator(lambda v: None if isinstance(v, str) and len(v) > limit else v)
+
+
+# Limits match the columns of app/tickets/models.py (a test checks they agree).
+# Identifiers over their column's length are an error (a ParseError to the connector: the
+# delivery is kept failed): cutting one would merge two tickets. Free text is cut to fit, and
+# hints that are useless when cut (a URL, an e-mail address, a locale) are dropped instead.
+Id255 = Annotated[str, Field(max_length=255)]
+Id100 = Annotated[str, Field(max_length=100)]
+Text = Annotated[str, _truncate(1000)]
+Name = Annotated[str, _truncate(255)]
+Short = Annotated[str, _truncate(100)]
 
 
 class TicketData(BaseModel):
@@ -14,21 +33,21 @@ class TicketData(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    external_id: str  # ServiceNow sys_id, Jira issue id: stable when a key or number changes
-    number: str  # INC0000060, PROJ-12
-    title: str = ""
-    table: str | None = None  # ServiceNow table, Jira issue type
-    url: str | None = None
-    requester_id: str | None = None  # sys_user sys_id, Jira accountId (Cloud) or name (DC)
-    requester_email: str | None = None
-    requester_name: str | None = None
-    requester_locale: str | None = None
-    assignee: str | None = None
-    assignment_group: str | None = None
-    service: str | None = None
-    category: str | None = None
-    priority: str | None = None
-    channel: str | None = None  # how the ticket was raised (phone, self-service, portal …)
+    external_id: Id255  # ServiceNow sys_id, Jira issue id: stable when a key or number changes
+    number: Id100  # INC0000060, PROJ-12
+    title: Text = ""
+    table: Id100 | None = None  # ServiceNow table, Jira issue type
+    url: Annotated[str | None, _drop_over(1000)] = None
+    requester_id: Id255 | None = None  # sys_user sys_id, Jira accountId (Cloud) or name (DC)
+    requester_email: Annotated[str | None, _drop_over(320)] = None
+    requester_name: Name | None = None
+    requester_locale: Annotated[str | None, _drop_over(16)] = None
+    assignee: Name | None = None
+    assignment_group: Name | None = None
+    service: Name | None = None
+    category: Name | None = None
+    priority: Short | None = None
+    channel: Short | None = None  # how the ticket was raised (phone, self-service, portal …)
     opened_at: datetime | None = None
     resolved_at: datetime | None = None
     sla_met: bool | None = None

@@ -21,7 +21,13 @@ from app.connectors.schemas import PollConnector
 from app.feedback.models import FeedbackRequest
 from app.jobs.registry import JobContext
 from app.tickets.models import Ticket
-from tests.connectors.conftest import make_connector, own_fixture, record_body, std_headers
+from tests.connectors.conftest import (
+    bearer,
+    make_connector,
+    own_fixture,
+    record_body,
+    std_headers,
+)
 from tests.connectors.fake_itsm import FakeITSM
 
 
@@ -95,3 +101,33 @@ async def test_one_bad_polled_record_is_kept_failed_and_the_poll_goes_on(
     assert [t.external_id for t in (await session.scalars(select(Ticket))).all()] == [raw["sys_id"]]
     row = await session.get(Connector, connector.id)
     assert row.poll_watermark == datetime(2026, 11, 21, 16, 2, 34, tzinfo=UTC)  # moved on
+
+
+async def test_an_overlong_title_is_cut_to_its_column(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    connector = await make_connector(session, kind="generic")
+    event = json.loads(own_fixture("generic", "resolved.json"))
+    event["data"]["title"] = "Printer " * 150  # 1,200 characters; tickets.title is 1,000
+    body = json.dumps(event).encode()
+    response = await client.post(
+        f"/webhooks/{connector.name}", content=body, headers=std_headers(body)
+    )
+    assert response.status_code == 202
+    ticket = await session.get(Ticket, response.json()["ticket_id"])
+    assert ticket.title == ("Printer " * 150)[:1000]
+    assert await count(session, FeedbackRequest) == 1
+
+
+async def test_an_overlong_identifier_is_422_and_kept(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    connector = await make_connector(session, kind="servicenow")
+    body = record_body(number="INC" + "0" * 120)  # tickets.number is 100
+    response = await client.post(f"/webhooks/{connector.name}", content=body, headers=bearer())
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"].endswith("unparseable-delivery") and "number" in problem["detail"]
+    event = await session.get(InboundEvent, problem["inbound_event_id"])
+    assert (event.status, event.body) == ("failed", body)
+    assert await count(session, Ticket) == 0
