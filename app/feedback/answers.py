@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.config import Settings
 from app.db import insert_ignore
@@ -322,8 +323,16 @@ async def _apply(
 ) -> tuple[bool, list[str]]:
     """Copy the given fields onto the response; (anything counted changed, its factors)."""
     scale = SCALES[response.scale]
-    changed = response.automated != automated
-    if answer.score is not None and (answer.score != response.score or changed):
+    # Read before touching the row: a query autoflushes, and a flush of a changed row without
+    # an explicit updated_at lets the ORM's onupdate stamp the wall clock instead of `now`.
+    current = [] if created else await response_factors(session, response.id)
+    wanted = current if answer.factors is None else sorted(set(answer.factors))
+    allowed = set(offered_factors(scale.band(score)))
+    wanted = [key for key in wanted if key in allowed]  # a new band drops the other polarity
+    updated_at = response.updated_at
+    recounted = response.automated != automated
+    changed = recounted or wanted != current
+    if answer.score is not None and (answer.score != response.score or recounted):
         response.answered_at = now
         response.evidence = evidence
     if score != response.score:
@@ -343,12 +352,15 @@ async def _apply(
         if comment != response.comment:
             changed = True
             response.comment = comment
-    current = [] if created else await response_factors(session, response.id)
-    wanted = current if answer.factors is None else sorted(set(answer.factors))
-    allowed = set(offered_factors(scale.band(score)))
-    wanted = [key for key in wanted if key in allowed]  # a new band drops the other polarity
+    if changed:
+        response.updated_at = now
+    elif session.is_modified(response):
+        # Only fields the ticket never sees moved (the page language): keep updated_at as it was,
+        # or the ORM's onupdate would stamp the wall clock and the pending write-back, carrying
+        # the old stamp, would skip itself as stale with no newer job to replace it.
+        response.updated_at = updated_at
+        flag_modified(response, "updated_at")
     if wanted != current:
-        changed = True
         await session.execute(
             delete(ResponseFactor).where(ResponseFactor.response_id == response.id)
         )
@@ -356,8 +368,6 @@ async def _apply(
             ResponseFactor(response_id=response.id, factor=key, polarity=factor_polarity(key))
             for key in wanted
         )
-    if changed:
-        response.updated_at = now
     await session.flush()
     return changed, wanted
 
