@@ -27,6 +27,14 @@ async def find_ticket(
     )
 
 
+# Marks a stored `resolution_cycle` whose key was guessed (no exact resolution time).
+GUESSED = "guess:"
+
+
+def is_guessed(cycle: str | None) -> bool:
+    return cycle is not None and cycle.startswith(GUESSED)
+
+
 async def upsert_resolved(
     session: AsyncSession,
     *,
@@ -40,8 +48,13 @@ async def upsert_resolved(
     """Create or refresh the ticket of a resolution; its `resolution_cycle` names the cycle.
 
     A guessed cycle key (the sender carried no resolution time) continues the ticket's current
-    cycle while it stays resolved, so Resolved → Closed never starts a second one.
+    cycle while it stays resolved, so Resolved → Closed never starts a second one. A guessed
+    cycle is stored marked (GUESSED) and is kept too when an exact key for the same
+    resolution arrives later (a ServiceNow display-value webhook, then the poll's UTC record).
     """
+    if cycle_is_guess:
+        cycle = GUESSED + cycle
+    cycle = cycle[:255]
     values = data.model_dump()
     row = {
         "id": uuid.uuid4(),
@@ -66,7 +79,8 @@ async def upsert_resolved(
         .execution_options(populate_existing=True)
     )
     ticket = (await session.scalars(stmt)).one()
-    if cycle_is_guess and ticket.resolved_at is not None and ticket.resolution_cycle:
+    still_resolved = ticket.resolved_at is not None and bool(ticket.resolution_cycle)
+    if still_resolved and (cycle_is_guess or is_guessed(ticket.resolution_cycle)):
         cycle = ticket.resolution_cycle
     for key, value in values.items():
         if key == "resolved_at" and value is None:

@@ -194,8 +194,9 @@ OWN_CASES: list[tuple[str, str, dict[str, Any], Any]] = [
             "priority": "1 - Critical",
             "opened_at": None,  # local-zone display strings are never parsed
             "resolved_at": None,
-            "cycle": "resolved_at:11/21/2026 10:02:09",
-            "guess": False,
+            # Local display time: never the UTC key the poll sees, so only a guess.
+            "cycle": "local:resolved_at:11/21/2026 10:02:09",
+            "guess": True,
         },
     ),
     (

@@ -68,13 +68,24 @@ async def test_a_guessed_cycle_continues_until_reopened(session: AsyncSession) -
     connector_id = await make_connector(session)
     await upsert(session, connector_id, "updated:1", guess=True)
     again = await upsert(session, connector_id, "updated:2", guess=True)
-    assert again.resolution_cycle == "updated:1"  # Resolved -> Closed: the same cycle
+    assert again.resolution_cycle == "guess:updated:1"  # Resolved -> Closed: the same cycle
     reopened = await service.mark_reopened(
         session, connector_id=connector_id, external_id="sys-1", now=NOW
     )
     assert reopened is not None and reopened.resolved_at is None
     after = await upsert(session, connector_id, "updated:3", guess=True)
-    assert after.resolution_cycle == "updated:3"
+    assert after.resolution_cycle == "guess:updated:3"
+
+
+async def test_a_guessed_cycle_is_kept_when_the_exact_key_follows(session: AsyncSession) -> None:
+    """A display-value webhook (local times: a guess), then the poll's UTC record: one cycle."""
+    connector_id = await make_connector(session)
+    await upsert(session, connector_id, "local:resolved_at:11/21/2026 08:02:33", guess=True)
+    exact = await upsert(session, connector_id, "resolved_at:2026-11-21 16:02:33")
+    assert exact.resolution_cycle == "guess:local:resolved_at:11/21/2026 08:02:33"
+    await service.mark_reopened(session, connector_id=connector_id, external_id="sys-1", now=NOW)
+    again = await upsert(session, connector_id, "resolved_at:2026-11-22 09:00:00")
+    assert again.resolution_cycle == "resolved_at:2026-11-22 09:00:00"  # a reopen ends it
 
 
 async def test_an_explicit_cycle_always_wins(session: AsyncSession) -> None:

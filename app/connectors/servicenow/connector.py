@@ -43,7 +43,17 @@ def is_resolved(record: Record, states: Mapping[str, str]) -> bool:
 
 def cycle_of(record: Record) -> tuple[str, bool]:
     """The resolution cycle key: the resolution time, which Resolved -> Closed keeps and a
-    reopen clears; the close time or last update (a guess) on tables without one."""
+    reopen clears; the close time or last update (a guess) on tables without one.
+
+    In the `true` shape the times are local display strings that never match the UTC values
+    the poll and the other shapes carry, so the key is a guess there: it continues the
+    ticket's open cycle (and a later exact key continues the guessed one) instead of
+    starting a second survey for the same resolution."""
+    if record.shape == Shape.display:
+        for name in ("resolved_at", "closed_at", "sys_updated_on"):
+            if value := record.value(name):
+                return f"local:{name}:{value}", True
+        return f"local:{record.value('sys_id')}", True
     for name in ("resolved_at", "closed_at"):
         if value := record.value(name):
             return f"{name}:{value}", False
