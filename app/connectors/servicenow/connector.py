@@ -14,6 +14,7 @@ from app.connectors.base import (
     ConnectorConfig,
     ConnectorKind,
     Ignored,
+    ParseError,
     SignatureError,
     TicketEvent,
 )
@@ -173,13 +174,15 @@ class ServiceNowKind(ConnectorKind):
         self, http: httpx.AsyncClient, connector: ConnectorConfig, since: datetime, now: datetime
     ) -> tuple[list[tuple[str, bytes]], datetime | None]:
         found: list[tuple[str, bytes]] = []
-        newest: datetime | None = None
+        newest: datetime | None = None  # over every table
+        capped: list[datetime | None] = []  # the newest of each table that hit the page cap
         since_text = since.strftime(SN_DATETIME)
         for table in connector.options.tables:
             known = resolved_states(table, connector.options.resolved_states)
             states = [s for s in known if s.lstrip("-").isdigit()]  # the query needs values
             if not states:
                 continue
+            table_newest: datetime | None = None
             for page in range(POLL_MAX_PAGES):
                 rows = await client.resolved_records(
                     http,
@@ -192,13 +195,26 @@ class ServiceNowKind(ConnectorKind):
                 )
                 for row in rows:
                     body = json.dumps({"table": table, "record": row}, sort_keys=True).encode()
-                    record = parse_record(body)
-                    updated = record.utc("sys_updated_on")
-                    if updated is not None and (newest is None or updated > newest):
-                        newest = updated
+                    try:
+                        record = parse_record(body)
+                        updated = record.utc("sys_updated_on")
+                    except ParseError:  # kept as a failed event by the job; the poll goes on
+                        digest = hashlib.sha256(body).hexdigest()
+                        found.append((f"poll:{table}:sha256:{digest}", body))
+                        continue
+                    if updated is not None and (table_newest is None or updated > table_newest):
+                        table_newest = updated
                     found.append((f"poll:{table}:{record.value('sys_id')}:{updated}", body))
                 if len(rows) < POLL_PAGE:
                     break
+            else:  # the cap stopped this table: its later records wait for the next run
+                capped.append(table_newest)
+            if table_newest is not None and (newest is None or table_newest > newest):
+                newest = table_newest
+        if capped:
+            # Never past a capped table's last record read, or its unread ones would be
+            # jumped over for ever; records read again next run are idempotent.
+            newest = None if None in capped else min(t for t in capped if t is not None)
         # Never move the watermark past `now` minus a little: late commits on the instance.
         if newest is not None:
             newest = min(newest, now - timedelta(seconds=1))
