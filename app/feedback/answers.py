@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
 from app.config import Settings
 from app.db import insert_ignore
 from app.errors import AppError, NotFound
-from app.feedback import rules
+from app.feedback import rules, writeback
 from app.feedback.models import (
     FeedbackOpen,
     FeedbackRequest,
@@ -24,9 +24,6 @@ from app.feedback.models import (
 )
 from app.feedback.scales import LOST_TIME_MINUTES, SCALES, factor_polarity, offered_factors
 from app.feedback.tokens import token_hash
-from app.jobs import queue
-from app.jobs.models import Job, JobStatus
-from app.tickets.events import TicketRef, WriteBack
 from app.tickets.models import Ticket
 
 MAX_COMMENT = 4000
@@ -223,7 +220,7 @@ async def _reconsider(
         request.status = RequestStatus.sent
         request.responded_at = None
         request.updated_at = now
-    await _supersede_write_backs(session, response.id, now)
+    await writeback.supersede(session, response.id, now)
 
 
 def validate(answer: Answer, scale_key: str, score: int | None) -> list[dict[str, str]]:
@@ -305,8 +302,8 @@ async def record_response(
         request.responded_at = request.responded_at or now
         request.updated_at = now
         if counted_before:  # a first answer has no earlier write-back to replace
-            await _supersede_write_backs(session, response.id, now)
-        await _enqueue_write_back(session, request, response, factors, settings, now)
+            await writeback.supersede(session, response.id, now)
+        await writeback.enqueue(session, request, response, factors, settings, now)
     return response
 
 
@@ -370,60 +367,3 @@ async def _apply(
         )
     await session.flush()
     return changed, wanted
-
-
-async def _supersede_write_backs(
-    session: AsyncSession, response_id: uuid.UUID, now: datetime
-) -> None:
-    """A newer answer replaces a pending write-back: the ticket gets the settled answer once."""
-    await session.execute(
-        update(Job)
-        .where(
-            Job.name == "connectors.write_back",
-            Job.status == JobStatus.pending,
-            Job.dedupe_key.like(f"write_back:{response_id}:%"),
-        )
-        .values(status=JobStatus.done, finished_at=now, last_error="superseded by a newer answer")
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def _enqueue_write_back(
-    session: AsyncSession,
-    request: FeedbackRequest,
-    response: Response,
-    factors: list[str],
-    settings: Settings,
-    now: datetime,
-) -> None:
-    ticket = await session.get(Ticket, request.ticket_id)
-    assert ticket is not None
-    scale = SCALES[response.scale]
-    payload = WriteBack(
-        ticket=TicketRef(
-            connector_id=ticket.connector_id,
-            ticket_id=ticket.id,
-            external_id=ticket.external_id,
-            number=ticket.number,
-            table=ticket.table,
-        ),
-        request_id=request.id,
-        response_id=response.id,
-        response_updated_at=response.updated_at,
-        score=response.score,
-        scale=response.scale,
-        normalised=round(scale.normalised(response.score), 2),
-        label=scale.label(response.score),
-        lost_time=response.lost_time,
-        lost_minutes=response.lost_minutes,
-        factors=factors,
-        comment=response.comment,
-    )
-    delay = timedelta(seconds=settings.feedback.writeback_delay_seconds)
-    await queue.enqueue(
-        session,
-        "connectors.write_back",
-        payload,
-        dedupe_key=f"write_back:{response.id}:{response.updated_at.isoformat()}",
-        run_after=now + delay,
-    )

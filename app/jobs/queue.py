@@ -116,3 +116,25 @@ async def retry_dead(session: AsyncSession, job_id: int, *, now: datetime) -> Jo
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     return (await session.scalars(stmt)).one_or_none()
+
+
+async def cancel_pending(
+    session: AsyncSession, *, name: str, dedupe_prefix: str, now: datetime, reason: str
+) -> int:
+    """Close the pending `name` jobs whose dedupe key starts with `dedupe_prefix`; the count.
+
+    They end as done with `reason` as last_error (a running job is left to finish), which frees
+    their dedupe keys for a newer job. The prefix is matched literally (`%` and `_` escaped).
+    """
+    stmt = (
+        update(Job)
+        .where(
+            Job.name == name,
+            Job.status == JobStatus.pending,
+            Job.dedupe_key.startswith(dedupe_prefix, autoescape=True),
+        )
+        .values(status=JobStatus.done, finished_at=now, last_error=reason[:4000])
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(stmt)
+    return result.rowcount

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+from pydantic import BaseModel
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import utcnow
 from app.config import Settings
 from app.feedback.answers import Answer, Click, record_response
+from app.jobs import queue
 from app.jobs.models import Job, JobStatus
 from app.tickets.events import WriteBack
 from tests.feedback.conftest import BROWSER_HEADERS, jobs_named, make_request, response_of
@@ -98,3 +101,47 @@ async def test_a_changed_answer_replaces_the_pending_write_back_with_a_current_o
     assert superseded[0].last_error == "superseded by a newer answer"
     (job,) = await pending_write_backs(session)
     assert job.payload["score"] == 4 and still_current(job, response.updated_at)
+
+
+class Nothing(BaseModel):
+    pass
+
+
+async def test_cancel_pending_closes_only_pending_jobs_of_that_name_and_literal_prefix(
+    session: AsyncSession,
+) -> None:
+    """The queue function feedback supersedes with (kept here: feedback owns its only caller)."""
+    now = utcnow()
+    keys = {
+        "pending": ("connectors.write_back", "write_back:r1:a"),
+        "running": ("connectors.write_back", "write_back:r1:b"),
+        "other_name": ("connectors.post_comment", "write_back:r1:c"),
+        "other_response": ("connectors.write_back", "write_back:r12:a"),
+        "wildcard": ("connectors.write_back", "writeXback:r1:a"),  # `_` must not match any char
+    }
+    ids = {}
+    for label, (name, key) in keys.items():
+        ids[label] = await queue.enqueue(session, name, Nothing(), dedupe_key=key, run_after=now)
+    await session.execute(update(Job).where(Job.id == ids["running"]).values(status="running"))
+    cancelled = await queue.cancel_pending(
+        session,
+        name="connectors.write_back",
+        dedupe_prefix="write_back:r1:",
+        now=now,
+        reason="superseded by a newer answer",
+    )
+    assert cancelled == 1
+    rows = await session.execute(
+        select(Job.id, Job.status, Job.finished_at, Job.last_error)
+        .where(Job.id.in_(ids.values()))
+        .execution_options(populate_existing=True)
+    )
+    by_id = {row.id: row for row in rows}
+    done = by_id[ids["pending"]]
+    assert (done.status, done.finished_at, done.last_error) == (
+        "done",
+        now,
+        "superseded by a newer answer",
+    )
+    others = [by_id[ids[label]].status for label in keys if label != "pending"]
+    assert others == ["running", "pending", "pending", "pending"]
