@@ -102,6 +102,10 @@ class ConnectorKind(ABC):
     ) -> None:
         """Post the one-click links as a comment the requester sees."""
 
+    def can_comment(self, connector: ConnectorConfig) -> bool:
+        """Whether post_comment can reach the requester with this configuration."""
+        return True
+
     @abstractmethod
     async def lookup_contact(
         self, http: httpx.AsyncClient, connector: ConnectorConfig, ticket: TicketRef, user_id: str

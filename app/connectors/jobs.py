@@ -51,8 +51,18 @@ async def post_comment(ctx: JobContext, payload: PostComment) -> None:
     connector = await ctx.session.get(Connector, payload.ticket.connector_id)
     if connector is None:
         return
-    await get_kind(connector.kind).post_comment(ctx.http, service.to_config(connector), payload)
+    kind, config = get_kind(connector.kind), service.to_config(connector)
+    if not kind.can_comment(config):  # retrying cannot help: say why it was never sent
+        await feedback_service.suppress(
+            ctx.session, request_id=request.id, reason=no_comment_reason(connector), now=ctx.now
+        )
+        return
+    await kind.post_comment(ctx.http, config, payload)
     await feedback_service.mark_delivered(ctx.session, request_id=request.id, now=ctx.now)
+
+
+def no_comment_reason(connector: Connector) -> str:
+    return f"the {connector.kind} connector {connector.name} cannot post ticket comments"
 
 
 @handler("connectors.lookup_contact", payload=LookupContact, max_attempts=LOOKUP_ATTEMPTS)
@@ -64,16 +74,14 @@ async def lookup_contact(ctx: JobContext, payload: LookupContact) -> None:
     connector = await ctx.session.get(Connector, payload.ticket.connector_id)
     if connector is None:
         return
+    kind, config = get_kind(connector.kind), service.to_config(connector)
     email: str | None = None
     reason = f"no e-mail address for the requester in {connector.kind}"
     if not payload.user_id:
         reason = "the ticket names no requester"
     else:
-        kind = get_kind(connector.kind)
         try:
-            email = await kind.lookup_contact(
-                ctx.http, service.to_config(connector), payload.ticket, payload.user_id
-            )
+            email = await kind.lookup_contact(ctx.http, config, payload.ticket, payload.user_id)
         except TransientError:
             if ctx.attempt < LOOKUP_ATTEMPTS:
                 raise
@@ -86,6 +94,15 @@ async def lookup_contact(ctx: JobContext, payload: LookupContact) -> None:
         )
         await feedback_service.set_recipient(
             ctx.session, request_id=request.id, email=email, settings=ctx.settings, now=ctx.now
+        )
+        return
+    if not kind.can_comment(config):
+        # No address and no comment channel: record why instead of leaving it pending.
+        await feedback_service.suppress(
+            ctx.session,
+            request_id=request.id,
+            reason=f"{reason}; {no_comment_reason(connector)}"[:500],
+            now=ctx.now,
         )
         return
     await feedback_service.fallback_to_comment(

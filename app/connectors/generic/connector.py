@@ -134,6 +134,9 @@ class GenericKind(ConnectorKind):
         }
         await self._send(http, connector, "feedback.comment", document)
 
+    def can_comment(self, connector: ConnectorConfig) -> bool:
+        return bool(connector.options.callback_url)  # the only way back to the sender's tool
+
     async def lookup_contact(
         self, http: httpx.AsyncClient, connector: ConnectorConfig, ticket: TicketRef, user_id: str
     ) -> str | None:
