@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clock import utcnow
 from app.config import Settings
 from app.db import insert_ignore
-from app.feedback import answers, i18n, web
+from app.feedback import answers, i18n, service, web
 from app.feedback.models import FeedbackRequest, OpenKind, OptOut
 from app.feedback.render import render
 from app.feedback.scales import (
@@ -207,7 +207,7 @@ async def opt_out(
     one_click = form.get("List-Unsubscribe") == "One-Click"
     key = fb.requester_key
     if key is None and fb.recipient_email:
-        key = "email:" + fb.recipient_email.strip().lower()
+        key = service.email_key(fb.recipient_email)
     automated = False
     if not one_click:
         automated, _ = await answers.judge_click(

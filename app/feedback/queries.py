@@ -15,7 +15,7 @@ from app.config import Settings
 from app.feedback.models import FeedbackRequest, Response, ResponseFactor
 from app.feedback.scales import SCALES
 from app.feedback.schemas import FeedbackRequestRead, ResponseRead
-from app.feedback.service import FeedbackRequestNotFound, links_for
+from app.feedback.service import FeedbackRequestNotFound, email_key, links_for
 from app.pagination import paginate
 
 
@@ -32,7 +32,7 @@ def _requester(value: str) -> Any:
     lowered = value.strip().lower()
     return or_(
         FeedbackRequest.requester_key == value,
-        FeedbackRequest.requester_key == "email:" + lowered,
+        FeedbackRequest.requester_key == email_key(value),
         func.lower(FeedbackRequest.recipient_email) == lowered,
     )
 

@@ -13,14 +13,14 @@ from app.config import Settings
 from app.db import insert_ignore
 from app.errors import Conflict, NotFound
 from app.feedback import i18n, rules
-from app.feedback.answers import record_response  # noqa: F401 - part of this module's contract
 from app.feedback.models import FeedbackRequest, OptOut, RequestStatus
 from app.feedback.scales import SCALES
 from app.feedback.schemas import SendEmail
 from app.feedback.tokens import token_for, token_hash
 from app.jobs import queue
-from app.tickets.events import PostComment, TicketRef
+from app.tickets.events import PostComment
 from app.tickets.models import Ticket
+from app.tickets.service import ref_of
 
 ACTIVE = (RequestStatus.pending, RequestStatus.sent)
 # Statuses that asked the requester something: they count against the fatigue window.
@@ -214,16 +214,6 @@ async def enqueue_email(
     await queue.enqueue(session, name, payload, dedupe_key=keys[kind], run_after=now)
 
 
-def ticket_ref(ticket: Ticket) -> TicketRef:
-    return TicketRef(
-        connector_id=ticket.connector_id,
-        ticket_id=ticket.id,
-        external_id=ticket.external_id,
-        number=ticket.number,
-        table=ticket.table,
-    )
-
-
 async def enqueue_comment(
     session: AsyncSession,
     request: FeedbackRequest,
@@ -236,7 +226,7 @@ async def enqueue_comment(
     links = links_for(request, settings)
     locale = request.locale or rules.normalise_locale(settings.feedback.default_locale) or "en"
     text = i18n.comment_text(locale, ticket.number, ticket.title, links, SCALES[request.scale])
-    payload = PostComment(ticket=ticket_ref(ticket), request_id=request.id, text=text, links=links)
+    payload = PostComment(ticket=ref_of(ticket), request_id=request.id, text=text, links=links)
     await queue.enqueue(
         session,
         "connectors.post_comment",
