@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping
@@ -81,7 +82,10 @@ class GenericKind(ConnectorKind):
             data.resolved_at.isoformat() if data.resolved_at else None
         )
         if key is None:
-            return TicketEvent(data, f"event:{event.timestamp}", cycle_is_guess=True)
+            # A guess continues the open cycle; it only has to differ after a reopen, which a
+            # fixed `event:None` never would: the body's digest stands in for a timestamp.
+            stamp = event.timestamp or "body:" + hashlib.sha256(body).hexdigest()[:32]
+            return TicketEvent(data, f"event:{stamp}", cycle_is_guess=True)
         return TicketEvent(data, f"resolution:{key}")
 
     async def _send(

@@ -27,16 +27,25 @@ from app.tickets.events import PostComment, TicketRef, WriteBack
 from app.tickets.schemas import TicketData
 
 
-def cycle_of(issue: Issue, timestamp_ms: int | None) -> tuple[str, datetime | None, bool]:
+def cycle_of(
+    issue: Issue, timestamp_ms: int | None, digest: str
+) -> tuple[str, datetime | None, bool]:
     """(cycle key, resolved at, guessed?): `resolutiondate`, else the time the issue entered
-    the done category; both survive Resolved -> Closed and change on a reopen (§1.3)."""
+    the done category; both survive Resolved -> Closed and change on a reopen (§1.3).
+
+    Without either, a guess from the delivery itself: the webhook's `timestamp`, the issue's
+    `updated`, else the body's digest. A guess continues the open cycle, so it only has to
+    differ after a reopen, which a fixed key (such as `event:None`) never would."""
     fields = issue.fields
     if resolved := jira_time(fields.resolutiondate):
         return f"resolved:{resolved.isoformat()}", resolved, False
     if done_since := jira_time(fields.statuscategorychangedate):
         return f"done:{done_since.isoformat()}", done_since, False
-    at = datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms else None
-    return f"event:{timestamp_ms}", at, True
+    if timestamp_ms:
+        return f"event:{timestamp_ms}", datetime.fromtimestamp(timestamp_ms / 1000, UTC), True
+    if updated := jira_time(fields.updated):
+        return f"updated:{updated.isoformat()}", updated, True
+    return f"body:{digest}", None, True
 
 
 def ticket_data(
@@ -65,12 +74,14 @@ def ticket_data(
     )
 
 
-def resolution(issue: Issue, connector: ConnectorConfig, timestamp: int | None) -> TicketEvent:
-    cycle, resolved_at, guess = cycle_of(issue, timestamp)
+def resolution(
+    issue: Issue, connector: ConnectorConfig, timestamp: int | None, digest: str
+) -> TicketEvent:
+    cycle, resolved_at, guess = cycle_of(issue, timestamp, digest)
     return TicketEvent(ticket_data(issue, connector, resolved_at), cycle, guess)
 
 
-def parse_webhook(data: dict, connector: ConnectorConfig) -> TicketEvent | Ignored:
+def parse_webhook(data: dict, connector: ConnectorConfig, digest: str) -> TicketEvent | Ignored:
     event = data.get("webhookEvent")
     if event == "jira:issue_created":
         return Ignored("issue created events are never surveyed")
@@ -89,10 +100,12 @@ def parse_webhook(data: dict, connector: ConnectorConfig) -> TicketEvent | Ignor
         return Ignored(
             f"status {status.to_string} is not in the done category", reopened=hook.issue.id
         )
-    return resolution(hook.issue, connector, hook.timestamp)
+    return resolution(hook.issue, connector, hook.timestamp, digest)
 
 
-def parse_automation(issue_data: dict, connector: ConnectorConfig) -> TicketEvent | Ignored:
+def parse_automation(
+    issue_data: dict, connector: ConnectorConfig, digest: str
+) -> TicketEvent | Ignored:
     """Automation "Send web request": the rule decides when; the body is the issue (or
     `{"issue": …}`), with no changelog."""
     try:
@@ -101,7 +114,7 @@ def parse_automation(issue_data: dict, connector: ConnectorConfig) -> TicketEven
         raise ParseError(f"not a Jira issue: {exc.errors()[0]['msg']}") from exc
     if issue.category != "done":
         return Ignored(f"issue {issue.key} is not in the done category", reopened=issue.id)
-    return resolution(issue, connector, None)
+    return resolution(issue, connector, None, digest)
 
 
 # Cloud accountIds: 24 hex digits, `<number>:<uuid>`, or `qm:…` for JSM customers.
@@ -145,12 +158,13 @@ class JiraKind(ConnectorKind):
             raise ParseError(f"body is not JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise ParseError("body is not a JSON object")
+        digest = hashlib.sha256(body).hexdigest()[:32]
         if "webhookEvent" in data:
-            return parse_webhook(data, connector)
+            return parse_webhook(data, connector, digest)
         if isinstance(data.get("issue"), dict):
-            return parse_automation(data["issue"], connector)
+            return parse_automation(data["issue"], connector, digest)
         if "key" in data and "fields" in data:
-            return parse_automation(data, connector)
+            return parse_automation(data, connector, digest)
         raise ParseError("neither a Jira webhook (webhookEvent) nor an Automation issue body")
 
     async def write_back(
