@@ -14,6 +14,15 @@ from app.jobs.registry import PermanentError, TransientError
 RETRYABLE = {408, 425, 429}
 
 
+class RefusedError(PermanentError):
+    """The ITSM API refused the call with a 4xx: callers branch on `status_code`, never on
+    the message text (which quotes the answer's body)."""
+
+    def __init__(self, message: str, *, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """`Retry-After` as seconds: a delay in seconds or an HTTP date."""
     if not value:
@@ -43,7 +52,7 @@ def check(response: httpx.Response, what: str) -> httpx.Response:
         raise TransientError(
             message, retry_after=retry_after_seconds(response.headers.get("retry-after"))
         )
-    raise PermanentError(message)
+    raise RefusedError(message, status_code=status)
 
 
 async def _token(http: httpx.AsyncClient, connector: ConnectorConfig) -> str:

@@ -138,3 +138,27 @@ async def test_generic_callback_is_signed() -> None:
     assert sent["type"] == "feedback.score"
     assert sent["data"]["ticket"] == {"id": "abc123", "number": "INC0000060"}
     assert sent["data"]["score"] == 3
+
+
+@pytest.mark.parametrize(
+    ("kind", "route"),
+    [
+        ("servicenow", f"{SN}/api/now/table/sys_user/u1"),
+        ("jira", "https://acme.atlassian.net/rest/api/2/user"),
+    ],
+)
+@respx.mock
+async def test_only_a_404_status_means_no_such_user(kind: str, route: str) -> None:
+    """The status code decides, not the text: a 400 whose body quotes "HTTP 404" is an error."""
+    ref = write_back().ticket
+    respx.get(route).mock(
+        side_effect=[
+            httpx.Response(404, json={"error": "No Record found"}),
+            httpx.Response(400, text="upstream proxy said: HTTP 404 Not Found"),
+        ]
+    )
+    async with httpx.AsyncClient() as http:
+        assert await KINDS[kind].lookup_contact(http, config(kind), ref, "u1") is None
+        with pytest.raises(PermanentError) as caught:
+            await KINDS[kind].lookup_contact(http, config(kind), ref, "u1")
+    assert caught.value.status_code == 400

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from app.connectors import outbound
-from app.connectors.base import ConnectorConfig, PermanentError
+from app.connectors.base import ConnectorConfig
 
 
 async def set_property(
@@ -75,8 +75,8 @@ async def user_email(
         response = await outbound.call(
             http, connector, "GET", "/rest/api/2/user", what="Jira user lookup", params=params
         )
-    except PermanentError as exc:
-        if "HTTP 404" in str(exc):
+    except outbound.RefusedError as exc:
+        if exc.status_code == 404:
             return None
         raise
     try:

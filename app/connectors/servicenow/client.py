@@ -71,8 +71,8 @@ async def user_email(
             what="ServiceNow sys_user lookup",
             params={"sysparm_fields": "email"},
         )
-    except PermanentError as exc:
-        if "HTTP 404" in str(exc):
+    except outbound.RefusedError as exc:
+        if exc.status_code == 404:
             return None
         raise
     result = _json(response).get("result") or {}
