@@ -42,7 +42,7 @@ class FeedbackSettings(BaseModel):
     default_locale: str = "en"
     rate_limit_per_minute: int = 30  # per token (and the default per client address)
     rate_limit_per_address_per_minute: int = 0  # 0 = same as rate_limit_per_minute
-    # Mail-scanner judgement (docs/readme-feedback.md): options of one mail opened within
+    # Mail-scanner judgement (README, "Mail scanners"): options of one mail opened within
     # this many seconds of a click make it automated; a trap-link hit within trap_seconds too.
     scanner_burst_seconds: float = 3.0
     scanner_trap_seconds: float = 10.0

@@ -130,7 +130,7 @@ def judge(
     """(automated, evidence) for a click at `at`, given the request's opens around it.
 
     Strong evidence makes a click automated; weak evidence is only kept for audits, because
-    tools may post the public form contract without a browser (docs/readme-feedback.md)."""
+    tools may post the public form contract without a browser (README, "Feedback")."""
     burst = timedelta(seconds=limits.burst_seconds)
     trap = timedelta(seconds=limits.trap_seconds)
     near = [o for o in opens if abs(o.at - at) <= burst]
