@@ -276,41 +276,44 @@ async def fallback_to_comment(
     await session.flush()
 
 
-async def mark_delivered(session: AsyncSession, *, request_id: uuid.UUID, now: datetime) -> bool:
-    """pending -> sent; False if the request was not pending."""
+async def _leave_pending(session: AsyncSession, request_id: uuid.UUID, **values: object) -> bool:
+    """Move a pending request to another state; False if it was no longer pending."""
     result = await session.execute(
         update(FeedbackRequest)
         .where(FeedbackRequest.id == request_id, FeedbackRequest.status == RequestStatus.pending)
-        .values(status=RequestStatus.sent, sent_at=now, updated_at=now)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+async def mark_delivered(session: AsyncSession, *, request_id: uuid.UUID, now: datetime) -> bool:
+    """pending -> sent; False if the request was not pending."""
+    return await _leave_pending(
+        session, request_id, status=RequestStatus.sent, sent_at=now, updated_at=now
+    )
 
 
 async def suppress(
     session: AsyncSession, *, request_id: uuid.UUID, reason: str, now: datetime
 ) -> bool:
     """pending -> suppressed with `reason` (e.g. no contact at all); False if not pending."""
-    result = await session.execute(
-        update(FeedbackRequest)
-        .where(FeedbackRequest.id == request_id, FeedbackRequest.status == RequestStatus.pending)
-        .values(status=RequestStatus.suppressed, status_reason=reason, updated_at=now)
-        .execution_options(synchronize_session=False)
+    return await _leave_pending(
+        session, request_id, status=RequestStatus.suppressed, status_reason=reason, updated_at=now
     )
-    return result.rowcount == 1
 
 
 async def mark_failed(
     session: AsyncSession, *, request_id: uuid.UUID, reason: str, now: datetime
 ) -> bool:
     """pending -> failed: delivery gave up."""
-    result = await session.execute(
-        update(FeedbackRequest)
-        .where(FeedbackRequest.id == request_id, FeedbackRequest.status == RequestStatus.pending)
-        .values(status=RequestStatus.failed, status_reason=reason[:2000], updated_at=now)
-        .execution_options(synchronize_session=False)
+    return await _leave_pending(
+        session,
+        request_id,
+        status=RequestStatus.failed,
+        status_reason=reason[:2000],
+        updated_at=now,
     )
-    return result.rowcount == 1
 
 
 async def cancel(session: AsyncSession, *, request_id: uuid.UUID, now: datetime) -> FeedbackRequest:
