@@ -18,79 +18,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
-from alembic import command
 from sqlalchemy import insert
-from sqlalchemy.engine import make_url
 
-from app.cli import alembic_config
 from app.connectors.models import Connector
 from app.db import create_engine
 from app.feedback.models import FeedbackRequest
 from app.feedback.tokens import token_for, token_hash
 from app.tickets.models import Ticket
-
-ADMIN_URL = os.environ.get(
-    "XPULSE_BENCH_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+from bench.common import (
+    Series,
+    create_database,
+    drop_database,
+    dsn,
+    free_port,
+    migrate,
+    pooled_client,
+    server,
+    throwaway_name,
+    wait_ready,
 )
+
 SECRET = "bench-feedback-secret-0123456789abcdef"
 UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
 )
-
-
-@dataclass
-class Series:
-    name: str
-    latencies_ms: list[float] = field(default_factory=list)
-    errors: int = 0
-
-    def pct(self, p: float) -> float:
-        data = sorted(self.latencies_ms)
-        if not data:
-            return float("nan")
-        return data[max(1, math.ceil(p / 100 * len(data))) - 1]
-
-
-def dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def create_database() -> str:
-    name = f"xpulse_bench_feedback_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(dsn(ADMIN_URL))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return str(make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False))
-
-
-async def drop_database(url: str) -> None:
-    conn = await asyncpg.connect(dsn(ADMIN_URL))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def seed(url: str, count: int) -> list[str]:
@@ -163,53 +121,12 @@ async def seed(url: str, count: int) -> list[str]:
     return tokens
 
 
-def start_server(url: str, port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "XPULSE_DATABASE_URL": url,
-        "XPULSE_DATABASE_POOL_SIZE": "16",  # up to 32 connections with overflow
-        "XPULSE_SECRET_KEY": SECRET,
-        "XPULSE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "XPULSE_JOBS__ENABLED": "false",
-        "XPULSE_LOG_LEVEL": "WARNING",
-        "XPULSE_FEEDBACK__RATE_LIMIT_PER_MINUTE": "100000000",
-    }
-    command_line = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "app.main:app_factory",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    return subprocess.Popen(command_line, env=env, start_new_session=True)
-
-
-async def wait_ready(base: str, deadline: float) -> None:
-    async with httpx.AsyncClient(base_url=base) as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError("the app did not start")
-
-
 async def drive(
     base: str, tokens: list[str], *, concurrency: int, seconds: float, warmup: float
 ) -> tuple[Series, Series, int]:
     page, post = Series("page GET /f/{token}?s=N"), Series("record POST /f/{token}")
     queue = iter(tokens)
     headers = {"user-agent": UA, "accept-language": "de-DE,de;q=0.9,en;q=0.5"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     started = time.monotonic()
     measure_from, stop_at = started + warmup, started + warmup + seconds
     done = 0
@@ -243,7 +160,7 @@ async def drive(
                 else:
                     series.errors += 1
 
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as c:
+    async with pooled_client(base, concurrency, headers=headers) as c:
         await asyncio.gather(*(person(c, n) for n in range(concurrency)))
     return page, post, done
 
@@ -265,31 +182,34 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=180.0, help="seconds, overall")
     args = parser.parse_args()
     deadline = time.monotonic() + args.budget
-    url = asyncio.run(create_database())
-    server = None
+    url = asyncio.run(create_database(throwaway_name("xpulse_bench_feedback")))
     try:
-        command.upgrade(alembic_config(url), "head")
+        migrate(url)
         tokens = asyncio.run(seed(url, args.requests))
         port = free_port()
-        server = start_server(url, port)
-        base = f"http://127.0.0.1:{port}"
-        asyncio.run(wait_ready(base, min(deadline, time.monotonic() + 30)))
-        seconds = max(1.0, min(args.seconds, deadline - time.monotonic() - args.warmup - 10))
-        page, post, pairs = asyncio.run(
-            drive(base, tokens, concurrency=args.concurrency, seconds=seconds, warmup=args.warmup)
-        )
+        env = {
+            "XPULSE_DATABASE_POOL_SIZE": "16",  # up to 32 connections with overflow
+            "XPULSE_SECRET_KEY": SECRET,
+            "XPULSE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "XPULSE_FEEDBACK__RATE_LIMIT_PER_MINUTE": "100000000",
+        }
+        with server("app.main:app_factory", url, port=port, env=env) as base:
+            asyncio.run(wait_ready(base, min(deadline, time.monotonic() + 30)))
+            seconds = max(1.0, min(args.seconds, deadline - time.monotonic() - args.warmup - 10))
+            page, post, pairs = asyncio.run(
+                drive(
+                    base, tokens, concurrency=args.concurrency, seconds=seconds, warmup=args.warmup
+                )
+            )
         print(f"concurrency {args.concurrency}, {seconds:.0f} s measured, {pairs} clicks")
         for s in (page, post):
             print(
-                f"{s.name:<28} n={len(s.latencies_ms):<6} errors={s.errors:<3} "
+                f"{s.name:<28} n={s.n:<6} errors={s.errors:<3} "
                 f"p50 {s.pct(50):7.1f} ms  p99 {s.pct(99):7.1f} ms"
             )
         print(f"throughput: {pairs / seconds:.0f} clicks/s (page + POST each)")
         print(f"counted responses stored: {asyncio.run(counted(url))}")
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=10)
         asyncio.run(drop_database(url))
 
 

@@ -11,11 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
-import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -26,6 +21,7 @@ from sqlalchemy import delete
 from app.auth import service as auth_service
 from app.auth.models import ApiKey, Scope
 from app.db import create_engine, make_sessionmaker
+from bench.common import percentile, server, wait_ready
 from bench.scoring_generate import ADMIN_URL, NAME
 
 TARGET_MS = 300.0
@@ -52,18 +48,6 @@ def endpoints(today: datetime) -> list[tuple[str, str, dict[str, str]]]:
     ]
 
 
-def percentile(sorted_ms: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    rank = max(1, math.ceil(p / 100 * len(sorted_ms)))
-    return sorted_ms[rank - 1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def make_key(url: str) -> tuple[str, str]:
     engine = create_engine(url)
     async with make_sessionmaker(engine)() as session:
@@ -84,45 +68,6 @@ async def drop_key(url: str, key_id: str) -> None:
     await engine.dispose()
 
 
-def start_server(url: str, port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "XPULSE_DATABASE_URL": url,
-        "XPULSE_JOBS__ENABLED": "false",
-        "XPULSE_LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:app_factory",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-        start_new_session=True,
-    )
-
-
-async def wait_ready(base: str, deadline: float) -> None:
-    async with httpx.AsyncClient(base_url=base) as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError("the app did not start")
-
-
 async def run(base: str, key: str, requests: int, budget: float) -> list[tuple]:
     deadline = time.monotonic() + budget
     rows = []
@@ -139,7 +84,6 @@ async def run(base: str, key: str, requests: int, budget: float) -> list[tuple]:
                 response = await client.get(path, params=params)
                 times.append((time.perf_counter() - started) * 1000)
                 response.raise_for_status()
-            times.sort()
             p50, p99 = percentile(times, 50), percentile(times, 99)
             rows.append((name, len(times), p50, p99))
             verdict = "ok" if p99 < TARGET_MS else "over target"
@@ -156,17 +100,13 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=300.0, help="seconds, overall")
     args = parser.parse_args()
     key_id, key = asyncio.run(make_key(args.url))
-    port = free_port()
-    server = start_server(args.url, port)
     try:
-        base = f"http://127.0.0.1:{port}"
-        asyncio.run(wait_ready(base, time.monotonic() + 30))
-        rows = asyncio.run(run(base, key, args.requests, args.budget))
-        worst = max(r[3] for r in rows)
-        print(f"worst p99: {worst:.1f} ms (target {TARGET_MS:.0f} ms)")
+        with server("app.main:app_factory", args.url) as base:
+            asyncio.run(wait_ready(base, time.monotonic() + 30))
+            rows = asyncio.run(run(base, key, args.requests, args.budget))
+            worst = max(r[3] for r in rows)
+            print(f"worst p99: {worst:.1f} ms (target {TARGET_MS:.0f} ms)")
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
         asyncio.run(drop_key(args.url, key_id))
 
 

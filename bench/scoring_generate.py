@@ -14,11 +14,9 @@ import asyncio
 import time
 
 import asyncpg
-from alembic import command
-from sqlalchemy.engine import make_url
 
-from app.migrate import alembic_config
 from app.scoring import rollup
+from bench.common import create_database, dsn, migrate
 
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 NAME = "xpulse_bench_scoring"
@@ -132,20 +130,6 @@ STEPS: list[tuple[str, str]] = [
 ]
 
 
-def dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def recreate(admin_url: str, name: str) -> str:
-    conn = await asyncpg.connect(dsn(admin_url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
 async def fill(url: str) -> None:
     conn = await asyncpg.connect(dsn(url))
     try:
@@ -175,8 +159,8 @@ def main() -> None:
     parser.add_argument("--name", default=NAME)
     args = parser.parse_args()
     started = time.monotonic()
-    url = asyncio.run(recreate(args.admin_url, args.name))
-    command.upgrade(alembic_config(url), "head")
+    url = asyncio.run(create_database(args.name, admin_url=args.admin_url, replace=True))
+    migrate(url)
     print(f"migrated {args.name}", flush=True)
     asyncio.run(fill(url))
     print(f"done in {time.monotonic() - started:.0f} s: {url}")

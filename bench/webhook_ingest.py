@@ -18,86 +18,45 @@ import argparse
 import asyncio
 import itertools
 import json
-import math
-import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 import httpx
-from alembic import command
 from sqlalchemy.engine import make_url
 
-from app.cli import alembic_config
 from app.connectors.options import ConnectorOptions
+from bench.common import (
+    Series,
+    create_database,
+    drop_database,
+    dsn,
+    migrate,
+    pooled_client,
+    server,
+    throwaway_name,
+    wait_ready,
+)
 from bench.webhook_baseline import metadata as baseline_metadata
 
-ADMIN_URL = os.environ.get(
-    "XPULSE_BENCH_ADMIN_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 SECRET = "bench-webhook-secret-0123456789"
 CONNECTOR = "sn-bench"
 TARGET_RATIO = 0.5
 
 
 @dataclass
-class Result:
-    name: str
-    requests: int
-    errors: int
-    seconds: float
-    latencies_ms: list[float]
+class Result(Series):
+    seconds: float = 0.0
 
     @property
     def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    @property
-    def p99(self) -> float:
-        ordered = sorted(self.latencies_ms)
-        if not ordered:
-            return float("nan")
-        return ordered[max(1, math.ceil(0.99 * len(ordered))) - 1]
-
-    @property
-    def p50(self) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[max(1, math.ceil(0.5 * len(ordered))) - 1] if ordered else float("nan")
-
-
-def dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def create_database() -> str:
-    name = f"xpulse_webhook_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(dsn(ADMIN_URL))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_database(url: str) -> None:
-    conn = await asyncpg.connect(dsn(ADMIN_URL))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-    finally:
-        await conn.close()
+        return self.n / self.seconds if self.seconds else 0.0
 
 
 async def prepare(url: str) -> None:
@@ -124,56 +83,6 @@ async def prepare(url: str) -> None:
         )
     finally:
         await conn.close()
-
-
-def start(module: str, url: str, port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "XPULSE_DATABASE_URL": url,
-        "BENCH_DATABASE_URL": url,
-        "XPULSE_JOBS__ENABLED": "false",
-        "XPULSE_LOG_LEVEL": "WARNING",
-        "XPULSE_PUBLIC_URL": "http://127.0.0.1:8000",
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            module,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-        start_new_session=True,
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-async def wait_ready(base: str, deadline: float) -> None:
-    async with httpx.AsyncClient(base_url=base) as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{base} did not start")
 
 
 def incident(n: int) -> bytes:
@@ -207,14 +116,12 @@ async def load(
     warmup: float,
     seconds: float,
 ) -> Result:
+    """`concurrency` workers POST back to back: unrecorded for `warmup`, then for `seconds`."""
     counter = itertools.count()
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    result = Result(name)
+    async with pooled_client(base, concurrency) as client:
 
         async def worker(until: float, record: bool) -> None:
-            nonlocal errors
             while time.monotonic() < until:
                 body = make_body(next(counter))
                 started = time.perf_counter()
@@ -226,17 +133,17 @@ async def load(
                 elapsed = (time.perf_counter() - started) * 1000
                 if record:
                     if ok:
-                        latencies.append(elapsed)
+                        result.latencies_ms.append(elapsed)
                     else:
-                        errors += 1
+                        result.errors += 1
 
         warm_until = time.monotonic() + warmup
         await asyncio.gather(*(worker(warm_until, False) for _ in range(concurrency)))
         started = time.monotonic()
         until = started + seconds
         await asyncio.gather(*(worker(until, True) for _ in range(concurrency)))
-        elapsed = time.monotonic() - started
-    return Result(name, len(latencies), errors, elapsed, latencies)
+        result.seconds = time.monotonic() - started
+    return result
 
 
 async def measure(args: argparse.Namespace, url: str) -> list[Result]:
@@ -256,18 +163,14 @@ async def measure(args: argparse.Namespace, url: str) -> list[Result]:
             {"content-type": "application/json", "authorization": f"Bearer {SECRET}"},
         ),
     ]
-    servers = []
-    try:
-        for _, module, _, _ in apps:
-            port = free_port()
-            servers.append((start(module, url, port), f"http://127.0.0.1:{port}"))
-        for _, base in servers:
+    env = {"BENCH_DATABASE_URL": url, "XPULSE_PUBLIC_URL": "http://127.0.0.1:8000"}
+    totals = [Result(name) for name, *_ in apps]
+    with ExitStack() as servers:
+        bases = [servers.enter_context(server(module, url, env=env)) for _, module, *_ in apps]
+        for base in bases:
             await wait_ready(base, time.monotonic() + 30)
-        totals = [Result(name, 0, 0, 0.0, []) for name, *_ in apps]
         for _ in range(args.rounds):
-            for total, (name, _, path, headers), (_, base) in zip(
-                totals, apps, servers, strict=True
-            ):
+            for total, (name, _, path, headers), base in zip(totals, apps, bases, strict=True):
                 part = await load(
                     name,
                     base,
@@ -278,17 +181,13 @@ async def measure(args: argparse.Namespace, url: str) -> list[Result]:
                     warmup=args.warmup,
                     seconds=args.seconds / args.rounds,
                 )
-                total.requests += part.requests
                 total.errors += part.errors
                 total.seconds += part.seconds
                 total.latencies_ms += part.latencies_ms
-    finally:
-        for process, _ in servers:
-            stop(process)
     for result in totals:
         print(
-            f"{result.name:<22} {result.rps:8.1f} req/s   p50 {result.p50:7.1f} ms   "
-            f"p99 {result.p99:7.1f} ms   n={result.requests} errors={result.errors}",
+            f"{result.name:<22} {result.rps:8.1f} req/s   p50 {result.pct(50):7.1f} ms   "
+            f"p99 {result.pct(99):7.1f} ms   n={result.n} errors={result.errors}",
             flush=True,
         )
     return totals
@@ -304,9 +203,9 @@ def main() -> None:
     args = parser.parse_args()
     signal.signal(signal.SIGALRM, lambda *_: sys.exit("bench: budget exceeded"))
     signal.alarm(int(args.budget))
-    url = asyncio.run(create_database())
+    url = asyncio.run(create_database(throwaway_name("xpulse_webhook_bench")))
     try:
-        command.upgrade(alembic_config(url), "head")
+        migrate(url)
         asyncio.run(prepare(url))
         print(
             f"webhook ingest, {args.concurrency} connections, {args.seconds:.0f} s each, "
