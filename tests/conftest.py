@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -115,10 +116,10 @@ async def pg_engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-@pytest.fixture
-async def session(pg_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    """A session in a transaction that is rolled back after the test; commits are savepoints."""
-    async with pg_engine.connect() as conn:
+@asynccontextmanager
+async def rolled_back_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction that is rolled back at the end; its commits are savepoints."""
+    async with engine.connect() as conn:
         await conn.begin()
         s = AsyncSession(
             bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
@@ -128,6 +129,13 @@ async def session(pg_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         finally:
             await s.close()
             await conn.rollback()
+
+
+@pytest.fixture
+async def session(pg_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """The test's PostgreSQL session, rolled back after the test."""
+    async with rolled_back_session(pg_engine) as s:
+        yield s
 
 
 async def truncate_all(engine: AsyncEngine) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import create_engine
 from app.scoring import exports, insights, service
 from app.scoring.schemas import Dimension, Interval, ScoreFilter
+from tests.conftest import rolled_back_session
 from tests.scoring.builders import FIXED, TZ_CASES, seed
 
 CASES = FIXED + TZ_CASES
@@ -27,14 +28,8 @@ FILTERS = [
 async def sqlite_session(sqlite_url: str) -> AsyncIterator[AsyncSession]:
     """A session on the migrated SQLite file, rolled back after the test like `session`."""
     engine = create_engine(sqlite_url)
-    async with engine.connect() as conn:
-        await conn.begin()
-        s = AsyncSession(bind=conn, join_transaction_mode="create_savepoint")
-        try:
-            yield s
-        finally:
-            await s.close()
-            await conn.rollback()
+    async with rolled_back_session(engine) as s:
+        yield s
     await engine.dispose()
 
 

@@ -14,6 +14,7 @@ from app.feedback.models import FeedbackRequest, Response, ResponseFactor
 from app.scoring import rollup
 from app.scoring.models import TicketNotSent, TicketScore
 from app.tickets.models import Ticket
+from tests.conftest import rolled_back_session
 from tests.scoring.builders import FIXED, seed
 
 
@@ -23,14 +24,8 @@ async def any_session(request, session: AsyncSession, sqlite_url: str) -> AsyncI
         yield session
         return
     engine = create_engine(sqlite_url)
-    async with engine.connect() as conn:
-        await conn.begin()
-        s = AsyncSession(bind=conn, join_transaction_mode="create_savepoint")
-        try:
-            yield s
-        finally:
-            await s.close()
-            await conn.rollback()
+    async with rolled_back_session(engine) as s:
+        yield s
     await engine.dispose()
 
 
