@@ -31,7 +31,7 @@ from app.scoring.schemas import (
 from app.scoring.sql import (
     DIMENSIONS,
     hash_grouping,
-    period_key,
+    period_index,
     prefer_custom_plans,
     ticket_conditions,
 )
@@ -251,20 +251,22 @@ async def trend(
     if not starts:
         return []
     zone = filt.zone
-    window_start = formulas.local_midnight_utc(starts[0], zone)
-    window_end = formulas.local_midnight_utc(formulas.next_period(starts[-1], interval), zone)
+    bounds = [formulas.local_midnight_utc(s, zone) for s in starts]
+    bounds.append(formulas.local_midnight_utc(formulas.next_period(starts[-1], interval), zone))
     # Intersect the page's window with the filter's own days.
-    start, end = _intersect(filt, window_start, window_end)
+    start, end = _intersect(filt, bounds[0], bounds[-1])
     dialect = dialect_name(session)
 
     def per_period(table: Any) -> tuple[Any, Any]:
-        return period_key(table.resolved_at, interval, filt.tz, dialect)
+        key = period_index(table.resolved_at, bounds, dialect)
+        return key, key
 
     async with hash_grouping(session):
         groups = await aggregate(
             session, filt, per_period, with_factors=False, start=start, end=end
         )
-    return [(s, groups.get(s.isoformat(), Counts()).figures(hourly_cost)) for s in starts]
+    # Rows lie in [bounds[0], bounds[-1]), so period i (1-based) starts at starts[i - 1].
+    return [(s, groups.get(i, Counts()).figures(hourly_cost)) for i, s in enumerate(starts, 1)]
 
 
 def _intersect(filt: ScoreFilter, start: Any, end: Any) -> tuple[Any, Any]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import bisect
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, event, func, literal_column, text
+from sqlalchemy import event, func, literal_column, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import Pool
 
@@ -96,41 +97,39 @@ def counted_responses() -> Any:
 
 
 # --- local periods ------------------------------------------------------------------------
-# The one dialect-specific expression: PostgreSQL converts with its own tz database; SQLite has
-# none, so it calls a Python function registered on every SQLite connection (zoneinfo).
+# Python finds each period's UTC start with zoneinfo (DST-safe); SQL only compares instants to
+# find the period holding a row, so neither database converts time zones per row. On SQLite,
+# which has no width_bucket, a Python function registered on every connection does the same.
 
-SQLITE_PERIOD_FN = "xp_local_period"
+SQLITE_PERIOD_FN = "xp_period_index"
 
 
-def period_key(column: Any, interval: str, tz: str, dialect: str) -> tuple[Any, Any]:
-    """(what to group by, its label): the label is the first local day ('YYYY-MM-DD') of the
-    period holding `column`, in `tz`."""
-    # Inline literals, not bind parameters: PostgreSQL only matches a SELECT expression to its
-    # GROUP BY twin when both are textually identical. Both values are validated (IANA zone
-    # name, interval enum) before they get here; quotes are escaped regardless.
-    tz_sql, interval_sql = _quote(tz), _quote(interval)
+def period_index(column: Any, bounds: Sequence[datetime], dialect: str) -> Any:
+    """i (1-based) when bounds[i-1] <= `column` < bounds[i]; 0 before the first bound, and
+    len(bounds) from the last on, as PostgreSQL's width_bucket counts."""
+    # An inline literal, not a bind parameter: PostgreSQL only matches a SELECT expression to
+    # its GROUP BY twin when both are textually identical. The values are our own datetimes.
+    instants = [b.astimezone(UTC).isoformat() for b in bounds]
     if dialect == "postgresql":
-        # Group by the timestamp and format once per group, not once per row.
-        start = func.date_trunc(interval_sql, func.timezone(tz_sql, column))
-        return start, func.to_char(start, literal_column("'YYYY-MM-DD'"))
-    key = func.xp_local_period(column, interval_sql, tz_sql)
-    return key, key
+        array = "'{" + ",".join(f'"{i}"' for i in instants) + "}'::timestamptz[]"
+        return func.width_bucket(column, literal_column(array))
+    return func.xp_period_index(column, literal_column("'" + ",".join(instants) + "'"))
 
 
-def _quote(value: str) -> Any:
-    return literal_column("'" + value.replace("'", "''") + "'", String)
+@lru_cache(maxsize=64)
+def _naive_utc(bounds: str) -> list[datetime]:
+    return [datetime.fromisoformat(b).replace(tzinfo=None) for b in bounds.split(",")]
 
 
-def _sqlite_local_period(value: str | None, interval: str, tz: str) -> str | None:
+def _sqlite_period_index(value: str | None, bounds: str) -> int | None:
+    # SQLite keeps UTCDateTime values as naive UTC text.
     if value is None:
         return None
-    instant = datetime.fromisoformat(value).replace(tzinfo=UTC)
-    day: date = instant.astimezone(ZoneInfo(tz)).date()
-    return formulas.period_start(day, interval).isoformat()
+    return bisect.bisect_right(_naive_utc(bounds), datetime.fromisoformat(value))
 
 
 @event.listens_for(Pool, "connect")
 def _register_sqlite_functions(dbapi_connection: Any, _record: Any) -> None:
     if "sqlite" not in type(dbapi_connection).__module__:
         return
-    dbapi_connection.create_function(SQLITE_PERIOD_FN, 3, _sqlite_local_period, deterministic=True)
+    dbapi_connection.create_function(SQLITE_PERIOD_FN, 2, _sqlite_period_index, deterministic=True)
