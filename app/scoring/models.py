@@ -53,14 +53,9 @@ class TicketScore(Base):
     ticket_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
     )
-    # copies of the ticket's fields
+    # Fixed-width columns first, text last: PostgreSQL reads the counters at known offsets
+    # (migration 0005). Copies of the ticket's fields:
     connector_id: Mapped[uuid.UUID]
-    service: Mapped[str | None] = mapped_column(String(255))
-    assignment_group: Mapped[str | None] = mapped_column(String(255))
-    category: Mapped[str | None] = mapped_column(String(255))
-    priority: Mapped[str | None] = mapped_column(String(100))
-    channel: Mapped[str | None] = mapped_column(String(100))
-    assignee: Mapped[str | None] = mapped_column(String(255))
     resolved_at: Mapped[datetime | None]
     sla_known: Mapped[int] = _count()  # 1 when the ticket's SLA outcome is known
     sla_met: Mapped[int] = _count()  # 1 when it was met
@@ -101,6 +96,13 @@ class TicketScore(Base):
     f_not_solved: Mapped[int] = _count()
     f_hard_to_reach: Mapped[int] = _count()
     f_unfriendly: Mapped[int] = _count()
+    # the ticket's text fields
+    service: Mapped[str | None] = mapped_column(String(255))
+    assignment_group: Mapped[str | None] = mapped_column(String(255))
+    category: Mapped[str | None] = mapped_column(String(255))
+    priority: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    assignee: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (Index("ix_ticket_scores_resolved_at", "resolved_at"),)
 

@@ -11,9 +11,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from app.db import create_engine
+from app.db import create_engine, make_sessionmaker
 from app.migrate import alembic_config, head_revision
 from app.models import Base
+from tests.scoring.builders import FIXED, score_rows, seed
 from tests.support.postgres import run_blocking
 
 
@@ -59,6 +60,38 @@ async def test_upgrade_matches_models_and_downgrades_to_base(blank_url: str) -> 
     await _to_thread(command.upgrade, cfg, "head")  # and back up again: downgrades are complete
     diff, _, _ = await _inspect(blank_url)
     assert diff == []
+
+
+async def test_rebuilt_ticket_scores_keeps_its_rows_and_triggers(blank_url: str) -> None:
+    """0005 rebuilds ticket_scores with the counters first: rows survive, and the triggers on
+    the feedback tables write into the new table."""
+    cfg = alembic_config(blank_url)
+    await _to_thread(command.upgrade, cfg, "0004")
+    engine = create_engine(blank_url)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            await seed(s, FIXED[:4])
+            await s.commit()
+            before = await score_rows(s)
+        assert len(before) == 4
+
+        await _to_thread(command.upgrade, cfg, "0005")
+        async with make_sessionmaker(engine)() as s:
+            assert await score_rows(s) == before
+            tickets = await seed(s, FIXED[4:6])
+            await s.commit()
+            after = await score_rows(s)
+        assert after.keys() == before.keys() | {t.id for t in tickets}
+        assert after[tickets[1].id]["s5_sum"] == 5  # a trigger filled it
+
+        async with engine.connect() as conn:
+            names = await conn.run_sync(
+                lambda c: [col["name"] for col in inspect(c).get_columns("ticket_scores")]
+            )
+        assert names[:4] == ["ticket_id", "connector_id", "resolved_at", "sla_known"]
+        assert names[-1] == "assignee"
+    finally:
+        await engine.dispose()
 
 
 async def _to_thread(func, *args):

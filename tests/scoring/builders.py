@@ -6,11 +6,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.models import Connector
 from app.feedback.models import FeedbackRequest, Response, ResponseFactor
 from app.feedback.scales import LOST_TIME_MINUTES, factor_polarity
+from app.scoring import rollup
+from app.scoring.models import TicketScore
 from app.tickets.models import Ticket
 
 
@@ -109,6 +112,15 @@ async def add_case(session: AsyncSession, connector: Connector, case: Case, n: i
             )
         await session.flush()
     return ticket
+
+
+async def score_rows(session: AsyncSession) -> dict:
+    """ticket_scores as {ticket id: {column: value}}, detached from the session."""
+    rows = (await session.scalars(select(TicketScore))).all()
+    out = {r.ticket_id: {c: getattr(r, c) for c in rollup.columns()} for r in rows}
+    for r in rows:
+        session.expunge(r)
+    return out
 
 
 async def seed(session: AsyncSession, cases: list[Case]) -> list[Ticket]:

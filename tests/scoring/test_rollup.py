@@ -15,7 +15,7 @@ from app.scoring import rollup
 from app.scoring.models import TicketNotSent, TicketScore
 from app.tickets.models import Ticket
 from tests.conftest import rolled_back_session
-from tests.scoring.builders import FIXED, seed
+from tests.scoring.builders import FIXED, score_rows, seed
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -29,15 +29,6 @@ async def any_session(request, session: AsyncSession, sqlite_url: str) -> AsyncI
     await engine.dispose()
 
 
-async def _rows(session: AsyncSession) -> dict:
-    rows = (await session.scalars(select(TicketScore))).all()
-    columns = rollup.columns()
-    out = {r.ticket_id: {c: getattr(r, c) for c in columns} for r in rows}
-    for r in rows:
-        session.expunge(r)
-    return out
-
-
 async def _not_sent(session: AsyncSession) -> list[tuple]:
     names = ["ticket_id", "status", "reason", "requests", *rollup.NOT_SENT_COLUMNS]
     rows = (await session.execute(select(*(getattr(TicketNotSent, c) for c in names)))).all()
@@ -45,11 +36,11 @@ async def _not_sent(session: AsyncSession) -> list[tuple]:
 
 
 async def _assert_exact(session: AsyncSession) -> dict:
-    kept, kept_not_sent = await _rows(session), await _not_sent(session)
+    kept, kept_not_sent = await score_rows(session), await _not_sent(session)
     await session.execute(delete(TicketScore))
     for statement in rollup.rebuild_all():
         await session.execute(text(statement))
-    rebuilt = await _rows(session)
+    rebuilt = await score_rows(session)
     assert kept == rebuilt
     assert kept_not_sent == await _not_sent(session)
     return rebuilt
