@@ -3,6 +3,7 @@ the outbound HTTP client and the ticker."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -48,6 +49,9 @@ def create_app(settings: Settings | None = None, *, start_ticker_: bool | None =
         if run_ticker:
             worker = Worker(app.state.sessionmaker, app.state.http, settings)
             scheduler = start_ticker(worker, app.state.sessionmaker, settings)
+        # Everything built so far (routes, schemas, models) lives as long as the process: keep
+        # it out of the collector's full passes, which otherwise pause a request for ~80 ms.
+        gc.freeze()
         try:
             yield
         finally:
@@ -55,6 +59,7 @@ def create_app(settings: Settings | None = None, *, start_ticker_: bool | None =
                 scheduler.shutdown(wait=False)
             await app.state.http.aclose()
             await engine.dispose()
+            gc.unfreeze()  # an app made and dropped in-process (tests) can then be collected
 
     app = FastAPI(
         title="XPulse",
