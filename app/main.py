@@ -16,7 +16,6 @@ from app.db import create_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.feedback.routes import public_router as feedback_pages
 from app.http import make_http_client
-from app.jobs.registry import load_handlers
 from app.jobs.ticker import start_ticker
 from app.jobs.worker import Worker
 from app.logs import configure_logging
@@ -32,6 +31,12 @@ written back onto its ticket.
 Every `/api/v1` route needs an API key sent as `Authorization: Bearer <key>`
 (`xpulse api-key create --scope admin`). Errors are RFC 9457 `application/problem+json`.
 """
+
+
+def load_handlers() -> None:
+    """Import every domain's jobs module so their handlers register with app.jobs.registry."""
+    import app.connectors.jobs
+    import app.feedback.jobs  # noqa: F401
 
 
 def create_app(settings: Settings | None = None, *, start_ticker_: bool | None = None) -> FastAPI:

@@ -73,12 +73,6 @@ def handler(
     return register
 
 
-def load_handlers() -> None:
-    """Import every domain's jobs module so their handlers register."""
-    import app.connectors.jobs
-    import app.feedback.jobs  # noqa: F401
-
-
 Periodic = Callable[[AsyncSession, Settings, datetime], Awaitable[None]]
 PERIODIC: dict[str, Periodic] = {}
 

@@ -16,8 +16,8 @@ from app.feedback.models import FeedbackRequest
 from app.http import make_http_client
 from app.jobs import queue
 from app.jobs.models import Job
-from app.jobs.registry import load_handlers
 from app.jobs.worker import Worker
+from app.main import load_handlers
 from app.tickets.events import PostComment
 from app.tickets.models import Ticket
 from tests.conftest import make_settings, shared_fixture

@@ -20,8 +20,9 @@ from app.feedback.schemas import SendEmail
 from app.http import make_http_client
 from app.jobs import queue
 from app.jobs.models import Job
-from app.jobs.registry import TransientError, load_handlers
+from app.jobs.registry import TransientError
 from app.jobs.worker import Worker
+from app.main import load_handlers
 from tests.feedback.conftest import SmtpServer, free_port, make_connector, make_ticket
 
 
