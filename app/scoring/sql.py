@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event, func, literal_column, text
@@ -107,25 +108,33 @@ SQLITE_PERIOD_FN = "xp_period_index"
 def period_index(column: Any, bounds: Sequence[datetime], dialect: str) -> Any:
     """i (1-based) when bounds[i-1] <= `column` < bounds[i]; 0 before the first bound, and
     len(bounds) from the last on, as PostgreSQL's width_bucket counts."""
-    # An inline literal, not a bind parameter: PostgreSQL only matches a SELECT expression to
-    # its GROUP BY twin when both are textually identical. The values are our own datetimes.
-    instants = [b.astimezone(UTC).isoformat() for b in bounds]
+    # Inline literals, not bind parameters: PostgreSQL only matches a SELECT expression to its
+    # GROUP BY twin when both are textually identical. The values are our own datetimes.
     if dialect == "postgresql":
-        array = "'{" + ",".join(f'"{i}"' for i in instants) + "}'::timestamptz[]"
-        return func.width_bucket(column, literal_column(array))
-    return func.xp_period_index(column, literal_column("'" + ",".join(instants) + "'"))
+        instants = ",".join(f'"{b.astimezone(UTC).isoformat()}"' for b in bounds)
+        return func.width_bucket(column, literal_column(f"'{{{instants}}}'::timestamptz[]"))
+    return func.xp_period_index(column, literal_column(f"'{_sqlite_bounds_key(bounds)}'"))
 
 
-@lru_cache(maxsize=64)
-def _naive_utc(bounds: str) -> list[datetime]:
-    return [datetime.fromisoformat(b).replace(tzinfo=None) for b in bounds.split(",")]
+# SQLite calls the function once per row with its arguments converted anew, so it gets a short
+# key to bounds kept here rather than the bounds themselves (a year of days is 10 kB of text).
+_SQLITE_BOUNDS: OrderedDict[str, list[datetime]] = OrderedDict()
 
 
-def _sqlite_period_index(value: str | None, bounds: str) -> int | None:
-    # SQLite keeps UTCDateTime values as naive UTC text.
+def _sqlite_bounds_key(bounds: Sequence[datetime]) -> str:
+    naive = [b.astimezone(UTC).replace(tzinfo=None) for b in bounds]  # as SQLite keeps them
+    key = hashlib.blake2b(repr(naive).encode(), digest_size=8).hexdigest()
+    _SQLITE_BOUNDS[key] = naive
+    _SQLITE_BOUNDS.move_to_end(key)
+    while len(_SQLITE_BOUNDS) > 256:  # the oldest are long done
+        _SQLITE_BOUNDS.popitem(last=False)
+    return key
+
+
+def _sqlite_period_index(value: str | None, key: str) -> int | None:
     if value is None:
         return None
-    return bisect.bisect_right(_naive_utc(bounds), datetime.fromisoformat(value))
+    return bisect.bisect_right(_SQLITE_BOUNDS[key], datetime.fromisoformat(value))
 
 
 @event.listens_for(Pool, "connect")
