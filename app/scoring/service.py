@@ -255,16 +255,16 @@ async def trend(
     bounds.append(formulas.local_midnight_utc(formulas.next_period(starts[-1], interval), zone))
     # Intersect the page's window with the filter's own days.
     start, end = _intersect(filt, bounds[0], bounds[-1])
-    dialect = dialect_name(session)
+    with period_index(bounds, dialect_name(session)) as index_of:
 
-    def per_period(table: Any) -> tuple[Any, Any]:
-        key = period_index(table.resolved_at, bounds, dialect)
-        return key, key
+        def per_period(table: Any) -> tuple[Any, Any]:
+            key = index_of(table.resolved_at)
+            return key, key
 
-    async with hash_grouping(session):
-        groups = await aggregate(
-            session, filt, per_period, with_factors=False, start=start, end=end
-        )
+        async with hash_grouping(session):
+            groups = await aggregate(
+                session, filt, per_period, with_factors=False, start=start, end=end
+            )
     # Rows lie in [bounds[0], bounds[-1]), so period i (1-based) starts at starts[i - 1].
     return [(s, groups.get(i, Counts()).figures(hourly_cost)) for i, s in enumerate(starts, 1)]
 

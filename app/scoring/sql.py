@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -105,36 +105,46 @@ def counted_responses() -> Any:
 SQLITE_PERIOD_FN = "xp_period_index"
 
 
-def period_index(column: Any, bounds: Sequence[datetime], dialect: str) -> Any:
-    """i (1-based) when bounds[i-1] <= `column` < bounds[i]; 0 before the first bound, and
-    len(bounds) from the last on, as PostgreSQL's width_bucket counts."""
+@contextmanager
+def period_index(bounds: Sequence[datetime], dialect: str) -> Iterator[Callable[[Any], Any]]:
+    """A function of a timestamp column: i (1-based) when bounds[i-1] <= column < bounds[i];
+    0 before the first bound and len(bounds) from the last on, as PostgreSQL's width_bucket
+    counts. Use it within the `with`: on SQLite the bounds are only kept that long."""
     # Inline literals, not bind parameters: PostgreSQL only matches a SELECT expression to its
     # GROUP BY twin when both are textually identical. The values are our own datetimes.
     if dialect == "postgresql":
         instants = ",".join(f'"{b.astimezone(UTC).isoformat()}"' for b in bounds)
-        return func.width_bucket(column, literal_column(f"'{{{instants}}}'::timestamptz[]"))
-    return func.xp_period_index(column, literal_column(f"'{_sqlite_bounds_key(bounds)}'"))
-
-
-# SQLite calls the function once per row with its arguments converted anew, so it gets a short
-# key to bounds kept here rather than the bounds themselves (a year of days is 10 kB of text).
-_SQLITE_BOUNDS: OrderedDict[str, list[datetime]] = OrderedDict()
-
-
-def _sqlite_bounds_key(bounds: Sequence[datetime]) -> str:
+        array = literal_column(f"'{{{instants}}}'::timestamptz[]")
+        yield lambda column: func.width_bucket(column, array)
+        return
+    # SQLite calls the function once per row with its arguments converted anew, so it gets a
+    # short key to bounds kept here, not the bounds (a year of days is 10 kB of text). Only
+    # the event loop changes _SQLITE_BOUNDS; SQLite's thread reads it while a query runs.
     naive = [b.astimezone(UTC).replace(tzinfo=None) for b in bounds]  # as SQLite keeps them
     key = hashlib.blake2b(repr(naive).encode(), digest_size=8).hexdigest()
-    _SQLITE_BOUNDS[key] = naive
-    _SQLITE_BOUNDS.move_to_end(key)
-    while len(_SQLITE_BOUNDS) > 256:  # the oldest are long done
-        _SQLITE_BOUNDS.popitem(last=False)
-    return key
+    entry = _SQLITE_BOUNDS.setdefault(key, _Bounds(naive))
+    entry.users += 1
+    try:
+        yield lambda column: func.xp_period_index(column, literal_column(f"'{key}'"))
+    finally:
+        entry.users -= 1
+        if not entry.users:
+            del _SQLITE_BOUNDS[key]
+
+
+@dataclass
+class _Bounds:
+    values: list[datetime]
+    users: int = 0  # queries using them now
+
+
+_SQLITE_BOUNDS: dict[str, _Bounds] = {}
 
 
 def _sqlite_period_index(value: str | None, key: str) -> int | None:
     if value is None:
         return None
-    return bisect.bisect_right(_SQLITE_BOUNDS[key], datetime.fromisoformat(value))
+    return bisect.bisect_right(_SQLITE_BOUNDS[key].values, datetime.fromisoformat(value))
 
 
 @event.listens_for(Pool, "connect")

@@ -7,7 +7,8 @@ PostgreSQL reads a row's columns in order and can only jump straight to a column
 column before it has a fixed width. The counters that every figure sums came after six text
 columns; put first, they are read at known offsets, which makes a scan of a year's tickets about
 a sixth faster. The table is rebuilt with its rows; the triggers that fill it name its columns,
-so they keep working unchanged.
+so they keep working unchanged. Writes to tickets and feedback wait while the table is copied
+(about 2 s for 100,000 tickets).
 """
 
 from collections.abc import Sequence
@@ -68,6 +69,8 @@ def upgrade() -> None:
     op.create_index("ix_ticket_scores_resolved_at", "ticket_scores", ["resolved_at"], unique=False)
     if sqlite:
         op.execute("PRAGMA legacy_alter_table = OFF")
+    else:
+        op.execute("ANALYZE ticket_scores")  # plans need its statistics from the first query
 
 
 def downgrade() -> None:

@@ -177,6 +177,14 @@ TZ_CASES = [
     Case("2026-01-01T03:00", "TZ", score=10),  # E: 31 December in New York
 ]
 
+# Resolutions on and just before a local midnight: a period starts at its first instant.
+EDGE_CASES = [
+    Case("2026-01-04T23:00", "EDGE", score=10),  # Monday 00:00 in Berlin
+    Case("2026-01-04T22:59:59.999999", "EDGE", score=10),  # Sunday 23:59:59.999999 in Berlin
+    Case("2026-01-04T18:30", "EDGE", score=0),  # Monday 00:00 in Kolkata (UTC+5:30)
+    Case("2026-01-04T18:29:59.999999", "EDGE", score=0),  # a microsecond before it
+]
+
 
 def demo_cases(today: datetime, n: int = 240) -> list[Case]:
     """A plausible, deterministic quarter of feedback for the dashboard: `Email` is a

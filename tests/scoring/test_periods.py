@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.scoring.builders import TZ_CASES, seed
+from tests.scoring.builders import EDGE_CASES, TZ_CASES, seed
 
 
 @pytest.fixture
@@ -35,6 +35,21 @@ def _counts(body: dict) -> list[tuple[str, int]]:
 )
 async def test_iso_weeks_start_on_local_monday(client, read_headers, tz_cases, tz, expected):
     window = {"date_from": "2025-12-29", "date_to": "2026-01-11", "tz": tz}
+    body = await _trend(client, read_headers, interval="week", **window)
+    assert _counts(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("tz", "expected"),
+    [
+        ("UTC", [("2025-12-29", 4), ("2026-01-05", 0)]),  # all four on Sunday
+        ("Europe/Berlin", [("2025-12-29", 3), ("2026-01-05", 1)]),
+        ("Asia/Kolkata", [("2025-12-29", 1), ("2026-01-05", 3)]),  # a half-hour offset
+    ],
+)
+async def test_a_period_starts_at_its_first_instant(client, read_headers, session, tz, expected):
+    await seed(session, EDGE_CASES)
+    window = {"date_from": "2025-12-29", "date_to": "2026-01-11", "tz": tz, "service": "EDGE"}
     body = await _trend(client, read_headers, interval="week", **window)
     assert _counts(body) == expected
 
