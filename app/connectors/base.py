@@ -86,6 +86,11 @@ class ConnectorKind(ABC):
     def delivery_id(self, headers: Mapping[str, str], body: bytes) -> str:
         """The sender's id for this delivery, identical on retries."""
 
+    def too_old(self, body: bytes, connector: ConnectorConfig, now: datetime) -> str | None:
+        """Why an authentic delivery is too old to apply (a replay of a captured body), or None
+        when it is fresh or the kind's signature already bounds its age."""
+        return None
+
     @abstractmethod
     def parse(self, body: bytes, connector: ConnectorConfig) -> TicketEvent | Ignored:
         """Normalise the payload; raise ParseError when it is not this kind's shape."""

@@ -37,6 +37,12 @@ class ConnectorOptions(BaseModel):
     score_custom_field: str | None = Field(
         None, pattern=r"^customfield_\d+$", description="Jira number field for the score"
     )
+    replay_window_minutes: int | None = Field(
+        60,
+        ge=30,  # Jira retries a failed delivery for a while: never shorter than half an hour
+        description="Jira: a signed webhook whose body `timestamp` is older than this is stored "
+        "as `ignored`, not applied, unless an admin replays it (null: no limit)",
+    )
     comment: Literal["internal", "platform", "none"] = Field(
         "internal",
         description="Jira write-back comment: `internal` = Service Management internal comment "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,14 @@ BASE_URLS = {
 
 def own_fixture(kind: str, name: str) -> bytes:
     return (FIXTURES / kind / name).read_bytes()
+
+
+def jira_fixture(name: str) -> bytes:
+    """An own Jira webhook body stamped as sent now, as a live delivery is: Jira bodies carry
+    their send time, and one older than the connector's replay window is not applied."""
+    body = own_fixture("jira", name)
+    stamp = int(utcnow().timestamp() * 1000)
+    return re.sub(rb'"timestamp": \d+', b'"timestamp": %d' % stamp, body, count=1)
 
 
 def config(

@@ -14,9 +14,9 @@ from app.connectors.models import InboundEvent
 from app.db import make_sessionmaker
 from app.feedback.models import FeedbackRequest
 from app.tickets.models import Ticket
-from tests.connectors.conftest import jira_headers, make_connector, own_fixture
+from tests.connectors.conftest import jira_fixture, jira_headers, make_connector
 
-BODY = own_fixture("jira", "cloud_resolved_hidden_email.json")
+BODY = jira_fixture("cloud_resolved_hidden_email.json")
 
 
 @pytest.mark.parametrize(

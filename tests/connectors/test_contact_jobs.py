@@ -21,7 +21,12 @@ from app.main import load_handlers
 from app.tickets.events import PostComment
 from app.tickets.models import Ticket
 from tests.conftest import make_settings, shared_fixture
-from tests.connectors.conftest import bearer, jira_headers, make_connector, own_fixture
+from tests.connectors.conftest import (
+    bearer,
+    jira_fixture,
+    jira_headers,
+    make_connector,
+)
 from tests.connectors.fake_itsm import FakeITSM
 
 CALLER = "681ccaf9c0a8016400b98a06818d57c7"  # Joe Employee in the shared incident
@@ -106,7 +111,7 @@ async def test_hidden_email_falls_back_to_a_ticket_comment(sessionmaker, worker:
         async with sessionmaker() as session:
             await make_connector(session, kind="jira", name="jira", base_url=itsm.url)
             await session.commit()
-        body = own_fixture("jira", "cloud_resolved_hidden_email.json")
+        body = jira_fixture("cloud_resolved_hidden_email.json")
         await deliver(sessionmaker, worker.settings, "jira", body, jira_headers(body))
         await worker.run_once(utcnow())  # look-up: nothing found -> comment channel
         request = await the_request(sessionmaker)

@@ -23,12 +23,12 @@ from app.http import make_http_client
 from app.jobs.models import Job
 from app.jobs.worker import Worker
 from tests.conftest import make_settings
-from tests.connectors.conftest import SECRET, bearer, jira_headers, own_fixture
+from tests.connectors.conftest import SECRET, bearer, jira_fixture, jira_headers, own_fixture
 from tests.connectors.fake_itsm import FakeITSM
 
 SN_BODY = own_fixture("servicenow", "incident_resolved_display_false.json")
 SN_SYS_ID = "9d385017c611228701d22104cc95c371"
-JIRA_BODY = own_fixture("jira", "cloud_resolved_hidden_email.json")
+JIRA_BODY = jira_fixture("cloud_resolved_hidden_email.json")
 
 
 @dataclass

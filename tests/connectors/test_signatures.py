@@ -26,6 +26,7 @@ from app.tickets.models import Ticket
 from tests.connectors.conftest import (
     SECRET,
     bearer,
+    jira_fixture,
     jira_headers,
     make_connector,
     own_fixture,
@@ -110,7 +111,7 @@ def test_hub_signature_and_bearer() -> None:
 
 # --- over HTTP: 401 and nothing stored ------------------------------------------------------
 
-JIRA_BODY = own_fixture("jira", "cloud_resolved_hidden_email.json")
+JIRA_BODY = jira_fixture("cloud_resolved_hidden_email.json")
 AUTOMATION_BODY = own_fixture("jira", "automation_issue_done.json")
 SN_BODY = own_fixture("servicenow", "incident_resolved_display_false.json")
 GENERIC_BODY = own_fixture("generic", "resolved.json")

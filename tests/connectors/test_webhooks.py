@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.clock import utcnow
 from app.connectors.models import InboundEvent
+from app.connectors.options import ConnectorOptions
 from app.connectors.servicenow.connector import ServiceNowKind
 from app.feedback.models import FeedbackRequest
 from app.jobs.models import Job
 from app.tickets.models import Ticket
 from tests.connectors.conftest import (
     bearer,
+    jira_fixture,
     jira_headers,
     make_connector,
     own_fixture,
@@ -78,8 +83,8 @@ async def test_jira_done_to_done_is_the_same_cycle(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     connector = await make_connector(session, kind="jira")
-    resolved = own_fixture("jira", "cloud_resolved_hidden_email.json")
-    closed = own_fixture("jira", "cloud_resolved_to_closed.json")
+    resolved = jira_fixture("cloud_resolved_hidden_email.json")
+    closed = jira_fixture("cloud_resolved_to_closed.json")
     a = await post(client, connector.name, resolved, jira_headers(resolved, delivery="d-1"))
     b = await post(client, connector.name, closed, jira_headers(closed, delivery="d-2"))
     assert a.status_code == b.status_code == 202
@@ -91,7 +96,7 @@ async def test_missing_email_enqueues_one_contact_lookup(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     connector = await make_connector(session, kind="jira")
-    body = own_fixture("jira", "cloud_resolved_hidden_email.json")
+    body = jira_fixture("cloud_resolved_hidden_email.json")
     answer = (await post(client, connector.name, body, jira_headers(body, delivery="x"))).json()
     await post(client, connector.name, body, jira_headers(body, delivery="x"))  # Jira retry
     jobs = (await session.scalars(select(Job).where(Job.name == "connectors.lookup_contact"))).all()
@@ -104,7 +109,7 @@ async def test_ignored_delivery_is_200_and_kept(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     connector = await make_connector(session, kind="jira")
-    body = own_fixture("jira", "cloud_resolved_hidden_email.json")
+    body = jira_fixture("cloud_resolved_hidden_email.json")
     created = json.loads(body)
     created["webhookEvent"] = "jira:issue_created"
     body = json.dumps(created).encode()
@@ -114,6 +119,43 @@ async def test_ignored_delivery_is_200_and_kept(
     event = await session.scalar(select(InboundEvent))
     assert (event.status, event.reason) == ("ignored", "issue created events are never surveyed")
     assert await requests_of(session) == []
+
+
+def _sent_ago(body: bytes, minutes: int) -> bytes:
+    data = json.loads(body)
+    data["timestamp"] = int((utcnow() - timedelta(minutes=minutes)).timestamp() * 1000)
+    return json.dumps(data).encode()
+
+
+async def test_a_jira_body_older_than_the_replay_window_is_kept_not_applied(
+    client: httpx.AsyncClient, session: AsyncSession, admin_headers: dict[str, str]
+) -> None:
+    connector = await make_connector(session, kind="jira")  # the default window: 60 minutes
+    fresh = _sent_ago(jira_fixture("cloud_resolved_hidden_email.json"), 59)
+    stale = _sent_ago(jira_fixture("cloud_resolved_to_closed.json"), 61)
+    response = await post(client, connector.name, stale, jira_headers(stale, delivery="old"))
+    assert response.status_code == 200
+    assert "replay_window_minutes" in response.json()["ignored"]
+    event = await session.scalar(select(InboundEvent))
+    assert event.status == "ignored" and "more than 60 minutes ago" in event.reason
+    assert await requests_of(session) == []  # nothing applied
+
+    # An admin who knows it is genuine replays it: the age limit is for unknown senders.
+    replayed = await client.post(f"/api/v1/inbound-events/{event.id}/replay", headers=admin_headers)
+    assert replayed.json()["event"]["status"] == "processed"
+    assert len(await requests_of(session)) == 1
+    response = await post(client, connector.name, fresh, jira_headers(fresh, delivery="new"))
+    assert response.status_code == 202  # within the window: applied (the same cycle)
+
+
+async def test_the_replay_window_can_be_lifted_but_not_shortened(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    connector = await make_connector(session, kind="jira", replay_window_minutes=None)
+    old = _sent_ago(jira_fixture("cloud_resolved_hidden_email.json"), 60 * 24 * 365)
+    assert (await post(client, connector.name, old, jira_headers(old))).status_code == 202
+    with pytest.raises(ValidationError):
+        ConnectorOptions(replay_window_minutes=10)  # Jira retries for longer than that
 
 
 async def test_unknown_or_disabled_connector_is_404(
@@ -180,7 +222,7 @@ async def test_jira_reopen_and_resolve_again_is_a_new_request(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     connector = await make_connector(session, kind="jira")
-    resolved = json.loads(own_fixture("jira", "cloud_resolved_hidden_email.json"))
+    resolved = json.loads(jira_fixture("cloud_resolved_hidden_email.json"))
 
     async def send(payload: dict, delivery: str) -> httpx.Response:
         body = json.dumps(payload).encode()

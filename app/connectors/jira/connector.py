@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from pydantic import ValidationError
@@ -149,6 +149,25 @@ class JiraKind(ConnectorKind):
         return (
             headers.get("x-atlassian-webhook-identifier")
             or "sha256:" + hashlib.sha256(body).hexdigest()
+        )
+
+    def too_old(self, body: bytes, connector: ConnectorConfig, now: datetime) -> str | None:
+        # The signature covers no time: the body's `timestamp` (epoch ms) bounds a replay.
+        window = connector.options.replay_window_minutes
+        if window is None:
+            return None
+        try:
+            stamp = json.loads(body).get("timestamp")
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            return None  # parse() reports the body's own problem
+        if not isinstance(stamp, int) or isinstance(stamp, bool):
+            return None  # Automation bodies carry none
+        sent = datetime.fromtimestamp(stamp / 1000, UTC)
+        if now - sent <= timedelta(minutes=window):
+            return None
+        return (
+            f"sent at {sent.isoformat()}, more than {window} minutes ago "
+            "(replay_window_minutes): not applied; replay it if it is genuine"
         )
 
     def parse(self, body: bytes, connector: ConnectorConfig) -> TicketEvent | Ignored:
