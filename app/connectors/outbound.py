@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email.utils
+import hashlib
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,8 +57,29 @@ def check(response: httpx.Response, what: str) -> httpx.Response:
     raise RefusedError(message, status_code=status)
 
 
+# OAuth tokens per process, reused until a minute before they expire: a poll of many pages or a
+# burst of write-backs would otherwise ask for a token before every call.
+TOKEN_MARGIN_SECONDS = 60
+_tokens: dict[tuple[Any, ...], tuple[str, float]] = {}  # key -> (token, monotonic expiry)
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+def _token_key(connector: ConnectorConfig) -> tuple[Any, ...]:
+    auth = connector.auth
+    secret = hashlib.sha256(str(auth.get("client_secret", "")).encode()).hexdigest()
+    # Any change of credentials (or scope, or token URL) is a new key: no stale token is used.
+    return (connector.id, auth.get("token_url"), auth.get("client_id"), secret, auth.get("scope"))
+
+
 async def _token(http: httpx.AsyncClient, connector: ConnectorConfig) -> str:
-    """OAuth 2.0 client credentials: a fresh token per job (jobs are rare; no cache to expire)."""
+    """OAuth 2.0 client credentials, from the cache while the token is fresh."""
+    key = _token_key(connector)
+    cached = _tokens.get(key)
+    if cached and cached[1] > _now():
+        return cached[0]
     auth = connector.auth
     token_url = auth.get("token_url") or f"{connector.api_base}/oauth_token.do"
     form = {
@@ -68,9 +91,19 @@ async def _token(http: httpx.AsyncClient, connector: ConnectorConfig) -> str:
         form["scope"] = auth["scope"]
     response = check(await _send(http, "POST", token_url, data=form), "OAuth token")
     try:
-        return str(response.json()["access_token"])
+        answer = response.json()
+        token = str(answer["access_token"])
     except (ValueError, KeyError, TypeError) as exc:
         raise PermanentError("OAuth token response has no access_token") from exc
+    lifetime = answer.get("expires_in")
+    if isinstance(lifetime, int | float) and lifetime > TOKEN_MARGIN_SECONDS:
+        _tokens[key] = (token, _now() + lifetime - TOKEN_MARGIN_SECONDS)
+    return token
+
+
+def _forget_token(connector: ConnectorConfig) -> bool:
+    """Drop a cached token (the API refused it); whether there was one."""
+    return _tokens.pop(_token_key(connector), None) is not None
 
 
 async def auth_headers(http: httpx.AsyncClient, connector: ConnectorConfig) -> dict[str, str]:
@@ -107,7 +140,11 @@ async def call(
     params: dict[str, Any] | None = None,
 ) -> httpx.Response:
     """One authenticated call to `base_url + path`, checked (raises on failure)."""
-    headers = {"Accept": "application/json", **await auth_headers(http, connector)}
     url = connector.api_base + path
-    response = await _send(http, method, url, json=json, params=params, headers=headers)
+    for attempt in range(2):
+        headers = {"Accept": "application/json", **await auth_headers(http, connector)}
+        response = await _send(http, method, url, json=json, params=params, headers=headers)
+        # A cached token revoked or expired early: fetch a new one and try once more.
+        if response.status_code != 401 or attempt or not _forget_token(connector):
+            break
     return check(response, what)

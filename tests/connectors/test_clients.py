@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 import respx
 
-from app.connectors.base import PermanentError, TransientError
+from app.connectors import outbound
+from app.connectors.base import ConnectorConfig, PermanentError, TransientError
 from app.connectors.outbound import retry_after_seconds
 from app.connectors.registry import KINDS
 from app.connectors.signatures import check_standard_webhooks
@@ -97,21 +99,69 @@ def test_retry_after_as_http_date() -> None:
     assert retry_after_seconds("garbage", now) is None
 
 
+def oauth_connector(secret: str = "s") -> ConnectorConfig:
+    connector = config("servicenow")
+    auth = {"type": "oauth_client_credentials", "client_id": "c", "client_secret": secret}
+    return replace(connector, auth=auth)
+
+
 @respx.mock
 async def test_oauth_client_credentials_token_then_bearer() -> None:
     token = respx.post(f"{SN}/oauth_token.do").respond(200, json={"access_token": "tok-1"})
     patch = respx.patch(f"{SN}/api/now/table/incident/abc123").respond(200, json={})
-    connector = config("servicenow")
-    connector = type(connector)(
-        **{
-            **connector.__dict__,
-            "auth": {"type": "oauth_client_credentials", "client_id": "c", "client_secret": "s"},
-        }
-    )
+    connector = oauth_connector()
     async with httpx.AsyncClient() as http:
+        await KINDS["servicenow"].write_back(http, connector, write_back())
         await KINDS["servicenow"].write_back(http, connector, write_back())
     assert b"grant_type=client_credentials" in token.calls.last.request.content
     assert patch.calls.last.request.headers["authorization"] == "Bearer tok-1"
+    assert token.call_count == 2  # no `expires_in`: nothing to know its lifetime by, no reuse
+
+
+@respx.mock
+async def test_oauth_token_is_reused_until_shortly_before_it_expires(monkeypatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(outbound, "_now", lambda: clock[0])
+    tokens = iter(["tok-1", "tok-2", "tok-3"])
+    token = respx.post(f"{SN}/oauth_token.do").mock(
+        side_effect=lambda request: httpx.Response(
+            200, json={"access_token": next(tokens), "expires_in": 1800}
+        )
+    )
+    patch = respx.patch(f"{SN}/api/now/table/incident/abc123").respond(200, json={})
+    connector = oauth_connector()
+    sent = []
+    async with httpx.AsyncClient() as http:
+        for advance in (0, 1000, 739, 2):  # expires at 1800 s, reused until 60 s before
+            clock[0] += advance
+            await KINDS["servicenow"].write_back(http, connector, write_back())
+            sent.append(patch.calls.last.request.headers["authorization"])
+        # New credentials are a new key: the old token is never sent with them.
+        await KINDS["servicenow"].write_back(http, oauth_connector("rotated"), write_back())
+    assert sent == ["Bearer tok-1", "Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
+    assert token.call_count == 3
+
+
+@respx.mock
+async def test_a_refused_cached_token_is_replaced_once() -> None:
+    tokens = iter(["revoked", "tok-2"])
+    respx.post(f"{SN}/oauth_token.do").mock(
+        side_effect=lambda request: httpx.Response(
+            200, json={"access_token": next(tokens), "expires_in": 1800}
+        )
+    )
+    patch = respx.patch(f"{SN}/api/now/table/incident/abc123").mock(
+        side_effect=lambda request: httpx.Response(
+            401 if request.headers["authorization"] == "Bearer revoked" else 200, json={}
+        )
+    )
+    connector = oauth_connector()
+    async with httpx.AsyncClient() as http:
+        await KINDS["servicenow"].write_back(http, connector, write_back())
+    assert [c.request.headers["authorization"] for c in patch.calls] == [
+        "Bearer revoked",
+        "Bearer tok-2",
+    ]
 
 
 @respx.mock
