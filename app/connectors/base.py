@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from app.connectors.checks import Check
 from app.connectors.options import ConnectorOptions
 from app.errors import AppError
 from app.jobs.registry import PermanentError, TransientError
@@ -110,6 +111,10 @@ class ConnectorKind(ABC):
     def can_comment(self, connector: ConnectorConfig) -> bool:
         """Whether post_comment can reach the requester with this configuration."""
         return True
+
+    async def check(self, http: httpx.AsyncClient, connector: ConnectorConfig) -> list[Check]:
+        """Setup checks against the ITSM API; none where there is nothing to ask."""
+        return []
 
     @abstractmethod
     async def lookup_contact(

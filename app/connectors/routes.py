@@ -12,7 +12,10 @@ from app.auth.deps import AdminKey, ReadKey
 from app.clock import utcnow
 from app.connectors import ingest, service
 from app.connectors.models import InboundStatus
+from app.connectors.registry import get_kind
 from app.connectors.schemas import (
+    CheckRead,
+    ConnectorCheck,
     ConnectorCreate,
     ConnectorRead,
     ConnectorUpdate,
@@ -86,6 +89,19 @@ async def enable_connector(
         session, connector_id=connector_id, enabled=True, now=utcnow()
     )
     return ConnectorRead.of(connector)
+
+
+@router.post("/connectors/{connector_id}/check", response_model=ConnectorCheck)
+async def check_connector(
+    connector_id: uuid.UUID, request: Request, session: SessionDep, _: AdminKey
+) -> ConnectorCheck:
+    """Ask the ITSM API whether this connector's set-up works: the credentials, and (ServiceNow)
+    each surveyed table's resolved states and score column, or (Jira) the score field. Always
+    200 with what each check found; a failed check says what to change."""
+    config = service.to_config(await service.get_connector(session, connector_id))
+    found = await get_kind(config.kind).check(request.app.state.http, config)
+    checks = [CheckRead(name=c.name, ok=c.ok, detail=c.detail) for c in found]
+    return ConnectorCheck(ok=all(c.ok for c in checks), checks=checks)
 
 
 @router.delete("/connectors/{connector_id}", status_code=204)

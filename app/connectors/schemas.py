@@ -182,6 +182,20 @@ class WebhookIgnored(BaseModel):
     ignored: str
 
 
+class CheckRead(BaseModel):
+    name: str = Field(
+        description="`credentials`, `states:<table>`, `field:<table>.<column>` "
+        "(ServiceNow) or `field:<customfield_N>` (Jira)"
+    )
+    ok: bool
+    detail: str
+
+
+class ConnectorCheck(BaseModel):
+    ok: bool = Field(description="Every check passed")
+    checks: list[CheckRead]
+
+
 class ReplayResult(BaseModel):
     event: InboundEventRead
     ticket_id: uuid.UUID | None = None

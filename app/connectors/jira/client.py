@@ -85,3 +85,30 @@ async def user_email(
         return None
     email = data.get("emailAddress") if isinstance(data, dict) else None
     return str(email) if email else None
+
+
+async def myself(http: httpx.AsyncClient, connector: ConnectorConfig) -> str:
+    """The display name of the account XPulse calls Jira as."""
+    response = await outbound.call(http, connector, "GET", "/rest/api/2/myself", what="Jira myself")
+    data = _object(response)
+    return str(data.get("displayName") or data.get("name") or "?")
+
+
+async def field_names(http: httpx.AsyncClient, connector: ConnectorConfig) -> dict[str, str]:
+    """id -> name of every field (system and custom)."""
+    response = await outbound.call(http, connector, "GET", "/rest/api/2/field", what="Jira fields")
+    try:
+        rows = response.json()
+    except ValueError:
+        rows = None
+    if not isinstance(rows, list):
+        return {}
+    return {str(r["id"]): str(r.get("name")) for r in rows if isinstance(r, dict) and "id" in r}
+
+
+def _object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

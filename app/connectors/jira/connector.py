@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from pydantic import ValidationError
 
-from app.connectors import signatures
+from app.connectors import checks, signatures
 from app.connectors.base import (
+    Check,
     ConnectorConfig,
     ConnectorKind,
     Ignored,
@@ -216,3 +217,23 @@ class JiraKind(ConnectorKind):
         self, http: httpx.AsyncClient, connector: ConnectorConfig, ticket: TicketRef, user_id: str
     ) -> str | None:
         return await client.user_email(http, connector, user_id, cloud=is_cloud(connector, user_id))
+
+    async def check(self, http: httpx.AsyncClient, connector: ConnectorConfig) -> list[Check]:
+        async def credentials() -> str:
+            return f"signed in as {await client.myself(http, connector)}"
+
+        found = [await checks.run("credentials", credentials)]
+        field = connector.options.score_custom_field
+        if field and found[0].ok:
+
+            async def score_field() -> str:
+                names = await client.field_names(http, connector)
+                if field not in names:
+                    raise checks.CheckFailed(
+                        f"Jira has no field {field}: create a number field, or set "
+                        "score_custom_field to null"
+                    )
+                return f"{field} is {names[field]!r}"
+
+            found.append(await checks.run(f"field:{field}", score_field))
+        return found

@@ -113,6 +113,59 @@ async def resolved_records(
     return [r for r in result if isinstance(r, dict)]
 
 
+async def read_users(http: httpx.AsyncClient, connector: ConnectorConfig) -> None:
+    """One sys_user row: the write-back account can read requesters' e-mails."""
+    await outbound.call(
+        http,
+        connector,
+        "GET",
+        "/api/now/table/sys_user",
+        what="ServiceNow sys_user",
+        params={"sysparm_fields": "sys_id", "sysparm_limit": "1"},
+    )
+
+
+async def state_choices(
+    http: httpx.AsyncClient, connector: ConnectorConfig, table: str
+) -> dict[str, str]:
+    """value -> label of the table's active `state` choices; a table that defines none uses
+    those of `task`, which it extends."""
+    rows = await _rows(
+        http,
+        connector,
+        "sys_choice",
+        f"nameIN{table},task^element=state^inactive=false",
+        fields="name,value,label",
+    )
+    by_table: dict[str, dict[str, str]] = {}
+    for r in rows:
+        by_table.setdefault(str(r.get("name")), {})[str(r.get("value"))] = str(r.get("label"))
+    return by_table.get(table) or by_table.get("task", {})
+
+
+async def has_column(
+    http: httpx.AsyncClient, connector: ConnectorConfig, table: str, column: str
+) -> bool:
+    """Whether `table` (or `task`, which it extends) has the column."""
+    query = f"nameIN{table},task^element={column}"
+    return bool(await _rows(http, connector, "sys_dictionary", query, fields="name"))
+
+
+async def _rows(
+    http: httpx.AsyncClient, connector: ConnectorConfig, table: str, query: str, *, fields: str
+) -> list[dict[str, Any]]:
+    response = await outbound.call(
+        http,
+        connector,
+        "GET",
+        f"/api/now/table/{table}",
+        what=f"ServiceNow {table}",
+        params={"sysparm_query": query, "sysparm_fields": fields, "sysparm_limit": "500"},
+    )
+    result = _json(response).get("result")
+    return [r for r in result if isinstance(r, dict)] if isinstance(result, list) else []
+
+
 def _json(response: httpx.Response) -> dict[str, Any]:
     try:
         data = response.json()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 import httpx
 
-from app.connectors import signatures
+from app.connectors import checks, signatures
 from app.connectors.base import (
+    Check,
     ConnectorConfig,
     ConnectorKind,
     Ignored,
@@ -170,6 +171,22 @@ class ServiceNowKind(ConnectorKind):
     ) -> str | None:
         return await client.user_email(http, connector, user_id)
 
+    async def check(self, http: httpx.AsyncClient, connector: ConnectorConfig) -> list[Check]:
+        async def credentials() -> str:
+            await client.read_users(http, connector)
+            return "the Table API answers and sys_user is readable"
+
+        found = [await checks.run("credentials", credentials)]
+        if not found[0].ok:
+            return found  # every other probe would fail the same way
+        options = connector.options
+        for table in options.tables:
+            found.append(await checks.run(f"states:{table}", _states_probe(http, connector, table)))
+            if options.score_field:
+                probe = _column_probe(http, connector, table, options.score_field)
+                found.append(await checks.run(f"field:{table}.{options.score_field}", probe))
+        return found
+
     async def poll_resolved(
         self, http: httpx.AsyncClient, connector: ConnectorConfig, since: datetime, now: datetime
     ) -> tuple[list[tuple[str, bytes]], datetime | None]:
@@ -219,3 +236,40 @@ class ServiceNowKind(ConnectorKind):
         if newest is not None:
             newest = min(newest, now - timedelta(seconds=1))
         return found, newest
+
+
+def _states_probe(
+    http: httpx.AsyncClient, connector: ConnectorConfig, table: str
+) -> Callable[[], Awaitable[str]]:
+    async def probe() -> str:
+        choices = await client.state_choices(http, connector, table)
+        if not choices:
+            raise checks.CheckFailed(
+                f"no state choices of {table} are readable (sys_choice): check the table name "
+                "and that the account may read sys_choice"
+            )
+        wanted = resolved_states(table, connector.options.resolved_states)
+        labels = set(choices.values())
+        missing = [s for s in wanted if s not in choices and s not in labels]
+        if missing:
+            listed = ", ".join(f"{v} {label}" for v, label in choices.items())
+            raise checks.CheckFailed(
+                f"resolved_states names {', '.join(missing)}, not states of {table} "
+                f"(its states: {listed})"
+            )
+        return "resolved states: " + ", ".join(f"{v} {choices.get(v, v)}" for v in wanted)
+
+    return probe
+
+
+def _column_probe(
+    http: httpx.AsyncClient, connector: ConnectorConfig, table: str, column: str
+) -> Callable[[], Awaitable[str]]:
+    async def probe() -> str:
+        if not await client.has_column(http, connector, table, column):
+            raise checks.CheckFailed(
+                f"{table} has no column {column}: add an Integer column, or set score_field to null"
+            )
+        return f"{table}.{column} exists"
+
+    return probe

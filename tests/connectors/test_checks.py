@@ -1,0 +1,126 @@
+"""Setup checks: credentials, resolved states against sys_choice, score columns and fields
+(respx for the clients; a loopback ITSM behind the admin endpoint)."""
+
+from __future__ import annotations
+
+import httpx
+import respx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.connectors.registry import KINDS
+from tests.connectors.conftest import config, make_connector
+from tests.connectors.fake_itsm import FakeITSM
+
+SN = "https://acme.service-now.com"
+JIRA = "https://acme.atlassian.net"
+INCIDENT_STATES = [("1", "New"), ("2", "In Progress"), ("6", "Resolved"), ("7", "Closed")]
+TASK_STATES = [("1", "Open"), ("3", "Closed Complete"), ("4", "Closed Incomplete")]
+
+
+def choices(table: str, states: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"name": table, "value": v, "label": label} for v, label in states]
+
+
+def servicenow(choice_rows: list[dict], columns: list[dict]) -> respx.Route:
+    respx.get(f"{SN}/api/now/table/sys_user").respond(200, json={"result": [{"sys_id": "u"}]})
+    respx.get(f"{SN}/api/now/table/sys_dictionary").respond(200, json={"result": columns})
+    return respx.get(f"{SN}/api/now/table/sys_choice").respond(200, json={"result": choice_rows})
+
+
+async def run(connector) -> dict[str, tuple[bool, str]]:
+    async with httpx.AsyncClient() as http:
+        found = await KINDS[connector.kind].check(http, connector)
+    return {c.name: (c.ok, c.detail) for c in found}
+
+
+@respx.mock
+async def test_servicenow_states_come_from_the_table_or_from_task() -> None:
+    route = servicenow(
+        choices("incident", INCIDENT_STATES) + choices("task", TASK_STATES),
+        [{"name": "task"}],  # the score column added on task serves every task table
+    )
+    found = await run(config("servicenow"))  # incident and sc_req_item, the defaults
+    assert found == {
+        "credentials": (True, "the Table API answers and sys_user is readable"),
+        "states:incident": (True, "resolved states: 6 Resolved, 7 Closed"),
+        "field:incident.u_experience_score": (True, "incident.u_experience_score exists"),
+        "states:sc_req_item": (True, "resolved states: 3 Closed Complete, 4 Closed Incomplete"),
+        "field:sc_req_item.u_experience_score": (True, "sc_req_item.u_experience_score exists"),
+    }
+    query = route.calls[0].request.url.params["sysparm_query"]
+    assert query == "nameINincident,task^element=state^inactive=false"
+
+
+@respx.mock
+async def test_servicenow_names_the_wrong_state_and_the_missing_column() -> None:
+    servicenow(choices("incident", INCIDENT_STATES), [])
+    connector = config(
+        "servicenow", tables=["incident"], resolved_states={"incident": ["Resolved", "9"]}
+    )
+    found = await run(connector)
+    ok, detail = found["states:incident"]
+    assert not ok
+    assert detail == (
+        "resolved_states names 9, not states of incident "
+        "(its states: 1 New, 2 In Progress, 6 Resolved, 7 Closed)"
+    )  # a label ("Resolved") is accepted as well as a value
+    ok, detail = found["field:incident.u_experience_score"]
+    assert not ok and "add an Integer column, or set score_field to null" in detail
+
+
+@respx.mock
+async def test_servicenow_refused_credentials_stop_the_checks() -> None:
+    respx.get(f"{SN}/api/now/table/sys_user").respond(401, json={"error": "User Not Authenticated"})
+    found = await run(config("servicenow"))
+    assert list(found) == ["credentials"]
+    ok, detail = found["credentials"]
+    assert not ok and "HTTP 401" in detail
+
+
+@respx.mock
+async def test_jira_credentials_and_score_field() -> None:
+    respx.get(f"{JIRA}/rest/api/2/myself").respond(200, json={"displayName": "XPulse bot"})
+    respx.get(f"{JIRA}/rest/api/2/field").respond(
+        200, json=[{"id": "summary", "name": "Summary"}, {"id": "customfield_10050", "name": "XP"}]
+    )
+    assert await run(config("jira", score_custom_field="customfield_10050")) == {
+        "credentials": (True, "signed in as XPulse bot"),
+        "field:customfield_10050": (True, "customfield_10050 is 'XP'"),
+    }
+    found = await run(config("jira", score_custom_field="customfield_99999"))
+    assert found["field:customfield_99999"][0] is False
+    assert await run(config("generic")) == {}  # nothing to ask
+
+
+async def test_check_endpoint_against_a_loopback_servicenow(
+    client: httpx.AsyncClient, session: AsyncSession, admin_headers, read_headers
+) -> None:
+    with FakeITSM() as itsm:
+        itsm.respond("GET", "/api/now/table/sys_user", 200, {"result": [{"sys_id": "u"}]})
+        itsm.respond(
+            "GET", "/api/now/table/sys_choice", 200, {"result": choices("incident", [("1", "New")])}
+        )
+        connector = await make_connector(
+            session,
+            kind="servicenow",
+            base_url=itsm.url,
+            auth={"type": "basic", "username": "xpulse", "password": "pw"},
+            tables=["incident"],
+            score_field=None,
+        )
+        path = f"/api/v1/connectors/{connector.id}/check"
+        response = await client.post(path, headers=admin_headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["ok"] is False
+    assert [(c["name"], c["ok"]) for c in body["checks"]] == [
+        ("credentials", True),
+        ("states:incident", False),  # the instance has no state 6 or 7 on incident
+    ]
+    [asked] = itsm.requests("GET", "/api/now/table/sys_choice")
+    assert asked.headers["authorization"].startswith("Basic ")  # the connector's credentials
+    assert (await client.post(path, headers=read_headers)).status_code == 403
+    missing = await client.post(
+        "/api/v1/connectors/00000000-0000-0000-0000-000000000000/check", headers=admin_headers
+    )
+    assert missing.status_code == 404
