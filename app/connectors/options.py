@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 DEFAULT_TABLES = ["incident", "sc_req_item"]
+# A ServiceNow table or column name; it goes into URLs and encoded queries, so nothing else.
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)]
 
 
 class ConnectorOptions(BaseModel):
@@ -14,7 +16,7 @@ class ConnectorOptions(BaseModel):
 
     sampling_percent: int = Field(100, ge=0, le=100, description="Share of resolutions surveyed")
     # ServiceNow
-    tables: list[str] = Field(
+    tables: list[Name] = Field(
         default_factory=lambda: list(DEFAULT_TABLES),
         description="ServiceNow tables whose resolved records are surveyed",
     )
@@ -23,7 +25,7 @@ class ConnectorOptions(BaseModel):
         description="Per table, the state values (numbers or labels) that count as resolved; "
         "overrides the built-in map for that table",
     )
-    score_field: str | None = Field(
+    score_field: Name | None = Field(
         "u_experience_score", description="ServiceNow column that receives the score (or null)"
     )
     work_note: bool = Field(True, description="ServiceNow: add a work note with the score")

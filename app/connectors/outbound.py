@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import hashlib
 import time
@@ -61,52 +62,62 @@ def check(response: httpx.Response, what: str) -> httpx.Response:
 # burst of write-backs would otherwise ask for a token before every call.
 TOKEN_MARGIN_SECONDS = 60
 _tokens: dict[tuple[Any, ...], tuple[str, float]] = {}  # key -> (token, monotonic expiry)
+_fetching: dict[tuple[Any, ...], asyncio.Lock] = {}  # one fetch per key at a time
 
 
 def _now() -> float:
     return time.monotonic()
 
 
+def _token_url(connector: ConnectorConfig) -> str:
+    return connector.auth.get("token_url") or f"{connector.api_base}/oauth_token.do"
+
+
 def _token_key(connector: ConnectorConfig) -> tuple[Any, ...]:
     auth = connector.auth
     secret = hashlib.sha256(str(auth.get("client_secret", "")).encode()).hexdigest()
-    # Any change of credentials (or scope, or token URL) is a new key: no stale token is used.
-    return (connector.id, auth.get("token_url"), auth.get("client_id"), secret, auth.get("scope"))
+    # Any change of credentials, scope or token URL is a new key: no stale token is used.
+    return (connector.id, _token_url(connector), auth.get("client_id"), secret, auth.get("scope"))
 
 
 async def _token(http: httpx.AsyncClient, connector: ConnectorConfig) -> str:
     """OAuth 2.0 client credentials, from the cache while the token is fresh."""
     key = _token_key(connector)
+    async with _fetching.setdefault(key, asyncio.Lock()):  # concurrent jobs share one fetch
+        cached = _tokens.get(key)
+        if cached and cached[1] > _now():
+            return cached[0]
+        auth = connector.auth
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": auth.get("client_id", ""),
+            "client_secret": auth.get("client_secret", ""),
+        }
+        if auth.get("scope"):
+            form["scope"] = auth["scope"]
+        response = check(await _send(http, "POST", _token_url(connector), data=form), "OAuth token")
+        try:
+            answer = response.json()
+            token = str(answer["access_token"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PermanentError("OAuth token response has no access_token") from exc
+        lifetime = answer.get("expires_in")
+        if isinstance(lifetime, int | float) and lifetime > TOKEN_MARGIN_SECONDS:
+            _tokens[key] = (token, _now() + lifetime - TOKEN_MARGIN_SECONDS)
+        return token
+
+
+def _forget_token(connector: ConnectorConfig, authorization: str | None) -> bool:
+    """Drop the cached token that was just refused (not a newer one); whether it was cached."""
+    key = _token_key(connector)
     cached = _tokens.get(key)
-    if cached and cached[1] > _now():
-        return cached[0]
-    auth = connector.auth
-    token_url = auth.get("token_url") or f"{connector.api_base}/oauth_token.do"
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": auth.get("client_id", ""),
-        "client_secret": auth.get("client_secret", ""),
-    }
-    if auth.get("scope"):
-        form["scope"] = auth["scope"]
-    response = check(await _send(http, "POST", token_url, data=form), "OAuth token")
-    try:
-        answer = response.json()
-        token = str(answer["access_token"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PermanentError("OAuth token response has no access_token") from exc
-    lifetime = answer.get("expires_in")
-    if isinstance(lifetime, int | float) and lifetime > TOKEN_MARGIN_SECONDS:
-        _tokens[key] = (token, _now() + lifetime - TOKEN_MARGIN_SECONDS)
-    return token
+    if cached is None or authorization != f"Bearer {cached[0]}":
+        return False
+    del _tokens[key]
+    return True
 
 
-def _forget_token(connector: ConnectorConfig) -> bool:
-    """Drop a cached token (the API refused it); whether there was one."""
-    return _tokens.pop(_token_key(connector), None) is not None
-
-
-async def auth_headers(http: httpx.AsyncClient, connector: ConnectorConfig) -> dict[str, str]:
+async def _auth_headers(http: httpx.AsyncClient, connector: ConnectorConfig) -> dict[str, str]:
     auth = connector.auth
     kind = auth.get("type")
     if kind == "basic":
@@ -129,6 +140,29 @@ async def _send(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -
         raise TransientError(f"{method} {url}: {type(exc).__name__}") from exc
 
 
+async def send(
+    http: httpx.AsyncClient,
+    connector: ConnectorConfig,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """One request to `url` with the connector's credentials, checked (raises on failure)."""
+    for attempt in range(2):
+        sent = {**(headers or {}), **await _auth_headers(http, connector)}
+        response = await _send(http, method, url, headers=sent, **kwargs)
+        # A cached token revoked or expired early: fetch a new one and try once more. The
+        # ITSM refuses before it acts, so nothing is done twice.
+        if response.status_code != 401 or attempt:
+            break
+        if not _forget_token(connector, sent.get("Authorization")):
+            break
+    return check(response, what)
+
+
 async def call(
     http: httpx.AsyncClient,
     connector: ConnectorConfig,
@@ -140,11 +174,14 @@ async def call(
     params: dict[str, Any] | None = None,
 ) -> httpx.Response:
     """One authenticated call to `base_url + path`, checked (raises on failure)."""
-    url = connector.api_base + path
-    for attempt in range(2):
-        headers = {"Accept": "application/json", **await auth_headers(http, connector)}
-        response = await _send(http, method, url, json=json, params=params, headers=headers)
-        # A cached token revoked or expired early: fetch a new one and try once more.
-        if response.status_code != 401 or attempt or not _forget_token(connector):
-            break
-    return check(response, what)
+    headers = {"Accept": "application/json"}
+    return await send(
+        http,
+        connector,
+        method,
+        connector.api_base + path,
+        what=what,
+        headers=headers,
+        json=json,
+        params=params,
+    )

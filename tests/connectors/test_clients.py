@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -99,22 +101,41 @@ def test_retry_after_as_http_date() -> None:
     assert retry_after_seconds("garbage", now) is None
 
 
-def oauth_connector(secret: str = "s") -> ConnectorConfig:
-    connector = config("servicenow")
+@pytest.fixture(autouse=True)
+def no_cached_tokens():
+    outbound._tokens.clear()
+    yield
+    outbound._tokens.clear()
+
+
+def oauth(connector: ConnectorConfig, secret: str = "s") -> ConnectorConfig:
     auth = {"type": "oauth_client_credentials", "client_id": "c", "client_secret": secret}
     return replace(connector, auth=auth)
 
 
+def token_route(base: str, *, expires_in: int | None = 1800) -> respx.Route:
+    """Token endpoint handing out tok-1, tok-2, … in turn."""
+    issued = iter(f"tok-{n}" for n in range(1, 100))
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = {"access_token": next(issued)}
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        return httpx.Response(200, json=body)
+
+    return respx.post(f"{base}/oauth_token.do").mock(side_effect=answer)
+
+
 @respx.mock
 async def test_oauth_client_credentials_token_then_bearer() -> None:
-    token = respx.post(f"{SN}/oauth_token.do").respond(200, json={"access_token": "tok-1"})
+    token = token_route(SN, expires_in=None)
     patch = respx.patch(f"{SN}/api/now/table/incident/abc123").respond(200, json={})
-    connector = oauth_connector()
+    connector = oauth(config("servicenow"))
     async with httpx.AsyncClient() as http:
         await KINDS["servicenow"].write_back(http, connector, write_back())
         await KINDS["servicenow"].write_back(http, connector, write_back())
     assert b"grant_type=client_credentials" in token.calls.last.request.content
-    assert patch.calls.last.request.headers["authorization"] == "Bearer tok-1"
+    assert patch.calls.last.request.headers["authorization"] == "Bearer tok-2"
     assert token.call_count == 2  # no `expires_in`: nothing to know its lifetime by, no reuse
 
 
@@ -122,46 +143,75 @@ async def test_oauth_client_credentials_token_then_bearer() -> None:
 async def test_oauth_token_is_reused_until_shortly_before_it_expires(monkeypatch) -> None:
     clock = [1000.0]
     monkeypatch.setattr(outbound, "_now", lambda: clock[0])
-    tokens = iter(["tok-1", "tok-2", "tok-3"])
-    token = respx.post(f"{SN}/oauth_token.do").mock(
-        side_effect=lambda request: httpx.Response(
-            200, json={"access_token": next(tokens), "expires_in": 1800}
-        )
-    )
+    token = token_route(SN)
     patch = respx.patch(f"{SN}/api/now/table/incident/abc123").respond(200, json={})
-    connector = oauth_connector()
+    connector = oauth(config("servicenow"))
     sent = []
     async with httpx.AsyncClient() as http:
         for advance in (0, 1000, 739, 2):  # expires at 1800 s, reused until 60 s before
             clock[0] += advance
             await KINDS["servicenow"].write_back(http, connector, write_back())
             sent.append(patch.calls.last.request.headers["authorization"])
-        # New credentials are a new key: the old token is never sent with them.
-        await KINDS["servicenow"].write_back(http, oauth_connector("rotated"), write_back())
-    assert sent == ["Bearer tok-1", "Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
+        # New credentials on the same connector: the old token is never sent with them.
+        await KINDS["servicenow"].write_back(http, oauth(connector, "rotated"), write_back())
+        sent.append(patch.calls.last.request.headers["authorization"])
+    assert sent == ["Bearer tok-1", "Bearer tok-1", "Bearer tok-1", "Bearer tok-2", "Bearer tok-3"]
     assert token.call_count == 3
 
 
 @respx.mock
+async def test_concurrent_calls_share_one_token_fetch() -> None:
+    token = token_route(SN)
+    respx.patch(f"{SN}/api/now/table/incident/abc123").respond(200, json={})
+    connector = oauth(config("servicenow"))
+    async with httpx.AsyncClient() as http:
+        kind = KINDS["servicenow"]
+        await asyncio.gather(*(kind.write_back(http, connector, write_back()) for _ in range(5)))
+    assert token.call_count == 1
+
+
+def refusing(revoked: str) -> Callable[[httpx.Request], httpx.Response]:
+    def answer(request: httpx.Request) -> httpx.Response:
+        refused = request.headers.get("authorization") == revoked
+        return httpx.Response(401 if refused else 200, json={})
+
+    return answer
+
+
+@respx.mock
 async def test_a_refused_cached_token_is_replaced_once() -> None:
-    tokens = iter(["revoked", "tok-2"])
-    respx.post(f"{SN}/oauth_token.do").mock(
-        side_effect=lambda request: httpx.Response(
-            200, json={"access_token": next(tokens), "expires_in": 1800}
-        )
-    )
+    token_route(SN)
     patch = respx.patch(f"{SN}/api/now/table/incident/abc123").mock(
-        side_effect=lambda request: httpx.Response(
-            401 if request.headers["authorization"] == "Bearer revoked" else 200, json={}
-        )
+        side_effect=refusing("Bearer tok-1")
     )
-    connector = oauth_connector()
+    connector = oauth(config("servicenow"))
     async with httpx.AsyncClient() as http:
         await KINDS["servicenow"].write_back(http, connector, write_back())
-    assert [c.request.headers["authorization"] for c in patch.calls] == [
-        "Bearer revoked",
-        "Bearer tok-2",
-    ]
+    sent = [c.request.headers["authorization"] for c in patch.calls]
+    assert sent == ["Bearer tok-1", "Bearer tok-2"]
+
+
+@respx.mock
+async def test_the_generic_callback_replaces_a_refused_token_too() -> None:
+    base = "https://helpdesk.example.com"
+    token_route(base)
+    callback = respx.post("https://hooks.example.com/xpulse").mock(
+        side_effect=refusing("Bearer tok-1")
+    )
+    connector = oauth(config("generic", callback_url="https://hooks.example.com/xpulse"))
+    async with httpx.AsyncClient() as http:
+        await KINDS["generic"].write_back(http, connector, write_back())
+    sent = [c.request.headers["authorization"] for c in callback.calls]
+    assert sent == ["Bearer tok-1", "Bearer tok-2"]
+
+
+@respx.mock
+async def test_a_refused_password_is_not_retried() -> None:
+    patch = respx.patch(f"{SN}/api/now/table/incident/abc123").respond(401, json={})
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(PermanentError, match="HTTP 401"):
+            await KINDS["servicenow"].write_back(http, config("servicenow"), write_back())
+    assert patch.call_count == 1
 
 
 @respx.mock

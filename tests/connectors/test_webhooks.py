@@ -158,6 +158,21 @@ async def test_the_replay_window_can_be_lifted_but_not_shortened(
         ConnectorOptions(replay_window_minutes=10)  # Jira retries for longer than that
 
 
+async def test_only_a_readable_webhook_timestamp_is_judged(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    connector = await make_connector(session, kind="jira")
+    fixture = json.loads(jira_fixture("cloud_resolved_hidden_email.json"))
+    for n, stamp in enumerate([10**20, "1795363452000", None]):  # out of range, a string, none
+        body = json.dumps({**fixture, "timestamp": stamp}).encode()
+        response = await post(client, connector.name, body, jira_headers(body, delivery=str(n)))
+        assert response.status_code == 202, stamp  # applied, never a 500 that keeps nothing
+    automation = json.loads(own_fixture("jira", "automation_issue_done.json"))
+    automation["timestamp"] = 0  # a rule's own JSON: not a webhook's send time
+    body = json.dumps(automation).encode()
+    assert (await post(client, connector.name, body, bearer())).status_code == 202
+
+
 async def test_unknown_or_disabled_connector_is_404(
     client: httpx.AsyncClient, session: AsyncSession, admin_headers: dict[str, str]
 ) -> None:

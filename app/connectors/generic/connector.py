@@ -106,15 +106,16 @@ class GenericKind(ConnectorKind):
             "webhook-signature": signatures.standard_webhooks_signature(
                 connector.webhook_secret, msg_id, stamp, body
             ),
-            **await outbound.auth_headers(http, connector),
         }
-        try:
-            response = await http.post(url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise outbound.TransientError(f"POST {url}: timeout") from exc
-        except httpx.TransportError as exc:
-            raise outbound.TransientError(f"POST {url}: {type(exc).__name__}") from exc
-        outbound.check(response, f"generic callback {type_}")
+        await outbound.send(
+            http,
+            connector,
+            "POST",
+            url,
+            what=f"generic callback {type_}",
+            headers=headers,
+            content=body,
+        )
 
     async def write_back(
         self, http: httpx.AsyncClient, connector: ConnectorConfig, result: WriteBack

@@ -94,8 +94,8 @@ async def myself(http: httpx.AsyncClient, connector: ConnectorConfig) -> str:
     return str(data.get("displayName") or data.get("name") or "?")
 
 
-async def field_names(http: httpx.AsyncClient, connector: ConnectorConfig) -> dict[str, str]:
-    """id -> name of every field (system and custom)."""
+async def fields(http: httpx.AsyncClient, connector: ConnectorConfig) -> dict[str, dict[str, Any]]:
+    """id -> the field (name, schema) of every system and custom field."""
     response = await outbound.call(http, connector, "GET", "/rest/api/2/field", what="Jira fields")
     try:
         rows = response.json()
@@ -103,7 +103,7 @@ async def field_names(http: httpx.AsyncClient, connector: ConnectorConfig) -> di
         rows = None
     if not isinstance(rows, list):
         return {}
-    return {str(r["id"]): str(r.get("name")) for r in rows if isinstance(r, dict) and "id" in r}
+    return {str(r["id"]): r for r in rows if isinstance(r, dict) and "id" in r}
 
 
 def _object(response: httpx.Response) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,8 @@ from app.connectors.jira.payloads import Issue, Webhook, jira_time, site_of
 from app.connectors.texts import score_document, score_note
 from app.tickets.events import PostComment, TicketRef, WriteBack
 from app.tickets.schemas import TicketData
+
+log = logging.getLogger("xpulse.connectors")
 
 
 def cycle_of(
@@ -153,17 +156,21 @@ class JiraKind(ConnectorKind):
         )
 
     def too_old(self, body: bytes, connector: ConnectorConfig, now: datetime) -> str | None:
-        # The signature covers no time: the body's `timestamp` (epoch ms) bounds a replay.
+        # The signature covers no time: an admin webhook's `timestamp` (epoch ms) bounds a
+        # replay. Automation bodies are the rule's own JSON and are not judged by it.
         window = connector.options.replay_window_minutes
         if window is None:
             return None
         try:
-            stamp = json.loads(body).get("timestamp")
-        except (ValueError, UnicodeDecodeError, AttributeError):
-            return None  # parse() reports the body's own problem
-        if not isinstance(stamp, int) or isinstance(stamp, bool):
-            return None  # Automation bodies carry none
-        sent = datetime.fromtimestamp(stamp / 1000, UTC)
+            data = json.loads(body)
+            stamp = data.get("timestamp") if "webhookEvent" in data else None
+            if not isinstance(stamp, int) or isinstance(stamp, bool):
+                return None
+            sent = datetime.fromtimestamp(stamp / 1000, UTC)
+        except Exception:  # a body this odd is not judged here: parse() reports it, and it is kept
+            return None
+        if sent - now > timedelta(minutes=5):
+            log.warning("connector %s: Jira's clock is ahead by %s", connector.name, sent - now)
         if now - sent <= timedelta(minutes=window):
             return None
         return (
@@ -227,13 +234,19 @@ class JiraKind(ConnectorKind):
         if field and found[0].ok:
 
             async def score_field() -> str:
-                names = await client.field_names(http, connector)
-                if field not in names:
+                known = (await client.fields(http, connector)).get(field)
+                if known is None:
                     raise checks.CheckFailed(
                         f"Jira has no field {field}: create a number field, or set "
                         "score_custom_field to null"
                     )
-                return f"{field} is {names[field]!r}"
+                kind = (known.get("schema") or {}).get("type")
+                if kind != "number":
+                    raise checks.CheckFailed(
+                        f"{field} ({known.get('name')!r}) holds {kind or 'no'} values: the score "
+                        "needs a number field"
+                    )
+                return f"{field} is the number field {known.get('name')!r}"
 
             found.append(await checks.run(f"field:{field}", score_field))
         return found

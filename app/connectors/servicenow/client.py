@@ -125,29 +125,40 @@ async def read_users(http: httpx.AsyncClient, connector: ConnectorConfig) -> Non
     )
 
 
+async def table_chain(http: httpx.AsyncClient, connector: ConnectorConfig, table: str) -> list[str]:
+    """The table and the tables it extends, nearest first (incident, task); [] when the
+    instance has no such table."""
+    chain: list[str] = []
+    name: str | None = table
+    while name and name not in chain and len(chain) < 10:
+        rows = await _rows(
+            http, connector, "sys_db_object", f"name={name}", fields="name,super_class.name"
+        )
+        if not rows:
+            break
+        chain.append(name)
+        name = rows[0].get("super_class.name") or None
+    return chain
+
+
 async def state_choices(
-    http: httpx.AsyncClient, connector: ConnectorConfig, table: str
+    http: httpx.AsyncClient, connector: ConnectorConfig, chain: list[str]
 ) -> dict[str, str]:
-    """value -> label of the table's active `state` choices; a table that defines none uses
-    those of `task`, which it extends."""
-    rows = await _rows(
-        http,
-        connector,
-        "sys_choice",
-        f"nameIN{table},task^element=state^inactive=false",
-        fields="name,value,label",
-    )
+    """value -> English label of the active `state` choices of the nearest table in `chain`
+    that defines any (a table without its own uses those of the table it extends)."""
+    query = f"nameIN{','.join(chain)}^element=state^inactive=false^language=en"
+    rows = await _rows(http, connector, "sys_choice", query, fields="name,value,label")
     by_table: dict[str, dict[str, str]] = {}
     for r in rows:
         by_table.setdefault(str(r.get("name")), {})[str(r.get("value"))] = str(r.get("label"))
-    return by_table.get(table) or by_table.get("task", {})
+    return next((by_table[t] for t in chain if t in by_table), {})
 
 
 async def has_column(
-    http: httpx.AsyncClient, connector: ConnectorConfig, table: str, column: str
+    http: httpx.AsyncClient, connector: ConnectorConfig, chain: list[str], column: str
 ) -> bool:
-    """Whether `table` (or `task`, which it extends) has the column."""
-    query = f"nameIN{table},task^element={column}"
+    """Whether a table in `chain` (the table or one it extends) has the column."""
+    query = f"nameIN{','.join(chain)}^element={column}"
     return bool(await _rows(http, connector, "sys_dictionary", query, fields="name"))
 
 
