@@ -79,10 +79,7 @@ async def user_email(
         if exc.status_code == 404:
             return None
         raise
-    try:
-        data = response.json()
-    except ValueError:
-        return None
+    data = _json(response)
     email = data.get("emailAddress") if isinstance(data, dict) else None
     return str(email) if email else None
 
@@ -90,25 +87,24 @@ async def user_email(
 async def myself(http: httpx.AsyncClient, connector: ConnectorConfig) -> str:
     """The display name of the account XPulse calls Jira as."""
     response = await outbound.call(http, connector, "GET", "/rest/api/2/myself", what="Jira myself")
-    data = _object(response)
+    data = _json(response)
+    if not isinstance(data, dict):
+        return "?"
     return str(data.get("displayName") or data.get("name") or "?")
 
 
 async def fields(http: httpx.AsyncClient, connector: ConnectorConfig) -> dict[str, dict[str, Any]]:
     """id -> the field (name, schema) of every system and custom field."""
     response = await outbound.call(http, connector, "GET", "/rest/api/2/field", what="Jira fields")
-    try:
-        rows = response.json()
-    except ValueError:
-        rows = None
+    rows = _json(response)
     if not isinstance(rows, list):
         return {}
     return {str(r["id"]): r for r in rows if isinstance(r, dict) and "id" in r}
 
 
-def _object(response: httpx.Response) -> dict[str, Any]:
+def _json(response: httpx.Response) -> Any:
+    """The answer's JSON, or None when it is not JSON."""
     try:
-        data = response.json()
+        return response.json()
     except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+        return None
