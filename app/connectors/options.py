@@ -15,6 +15,16 @@ class ConnectorOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sampling_percent: int = Field(100, ge=0, le=100, description="Share of resolutions surveyed")
+    language: Literal["en", "de", "fr", "es", "fi", "sv"] = Field(
+        "en",
+        description="Language of the text written onto tickets (score, factor labels)",
+    )
+    requests_per_second: float = Field(
+        5.0,
+        gt=0,
+        le=1000,
+        description="Pace of outbound calls to the ITSM while a backlog drains after an outage",
+    )
     # ServiceNow
     tables: list[Name] = Field(
         default_factory=lambda: list(DEFAULT_TABLES),
