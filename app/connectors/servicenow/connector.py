@@ -77,7 +77,6 @@ def ticket_data(record: Record, connector: ConnectorConfig) -> TicketData:
     resolved_at = record.utc("resolved_at") or record.utc("closed_at")
     if resolved_at is None and record.shape != Shape.display:
         resolved_at = record.utc("sys_updated_on")
-    sla = record.value("made_sla")
     return TicketData(
         external_id=sys_id,
         number=record.value("number") or "",
@@ -95,7 +94,7 @@ def ticket_data(record: Record, connector: ConnectorConfig) -> TicketData:
         channel=record.name_of("contact_type"),
         opened_at=record.utc("opened_at"),
         resolved_at=resolved_at,
-        sla_met=None if sla is None else sla.lower() == "true",
+        sla_met=record.boolean("made_sla"),
         raw={"table": record.table, "shape": record.shape.value, "state": record.value("state")},
     )
 

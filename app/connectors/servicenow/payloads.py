@@ -49,6 +49,15 @@ REQUESTER_FIELDS = {
 }
 
 
+# How ServiceNow writes a boolean: the stored value (`true`/`false`), getValue() in a business
+# rule (`1`/`0`), and the display value, which follows the user's language (`Yes`/`No` in
+# English; German, French, Spanish, Finnish and Swedish labels for the languages XPulse speaks).
+BOOLEAN_TEXTS = {
+    **dict.fromkeys(("true", "1", "yes", "ja", "oui", "sí", "si", "kyllä", "on"), True),
+    **dict.fromkeys(("false", "0", "no", "nein", "non", "ei", "nej", "off"), False),
+}
+
+
 class Shape(StrEnum):
     raw = "false"
     display = "true"
@@ -86,6 +95,14 @@ class Record:
     def name_of(self, name: str) -> str | None:
         """A human name for a reference or choice: display value, else the raw value."""
         return self.display(name) or self.value(name)
+
+    def boolean(self, name: str) -> bool | None:
+        """A true/false field in any shape: `true`/`false` (a Table API value), `1`/`0` (what
+        a business rule's `getValue()` gives) or the display labels; None when empty or unknown."""
+        for text in (self.value(name), self.display(name)):
+            if text is not None and (known := BOOLEAN_TEXTS.get(text.strip().lower())) is not None:
+                return known
+        return None
 
     def utc(self, name: str) -> datetime | None:
         """A datetime read from the raw UTC value; None in the `true` shape or when empty."""
