@@ -15,16 +15,30 @@ from app.auth.models import ApiKey
 from app.db import Base, make_sessionmaker
 
 
-def xpulse(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "XPULSE_DATABASE_URL": database_url}
+def xpulse(
+    *args: str, database_url: str | None, cwd: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "XPULSE_DATABASE_URL"}
+    if database_url is not None:
+        env["XPULSE_DATABASE_URL"] = database_url
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         capture_output=True,
         text=True,
         env=env,
+        cwd=cwd,
         timeout=60,
-        check=True,
+        check=check,
     )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The CLI's answer to a usual mistake: exit 1, one `error:` line, no traceback."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "╭" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
 
 
 async def test_api_key_create_prints_a_working_key_stored_only_hashed(
@@ -49,3 +63,70 @@ def test_migrate_creates_the_embedded_database_and_its_folder(tmp_path: Path) ->
     result = xpulse("migrate", database_url=f"sqlite+aiosqlite:///{db}")
     assert db.exists()
     assert "database at head" in result.stdout
+
+
+def test_a_command_outside_the_project_folder_says_where_the_database_is(tmp_path: Path) -> None:
+    """The default embedded database is ./var/xpulse.db: from another folder there is none,
+    and the CLI says so instead of creating an empty one or printing a traceback."""
+    line = one_line_error(xpulse("api-key", "create", database_url=None, cwd=tmp_path, check=False))
+    assert str(tmp_path / "var" / "xpulse.db") in line
+    assert "make run" in line and "XPULSE_DATABASE_URL" in line
+    assert not (tmp_path / "var").exists()
+
+
+def test_an_unmigrated_database_says_run_migrate(tmp_path: Path, blank_pg_url: str) -> None:
+    db = tmp_path / "var" / "xpulse.db"
+    db.parent.mkdir()
+    db.touch()
+    sqlite_url = f"sqlite+aiosqlite:///{db}"
+    for url in (sqlite_url, blank_pg_url):
+        line = one_line_error(xpulse("api-key", "list", database_url=url, check=False))
+        assert "not migrated" in line and "xpulse migrate" in line
+
+
+def test_an_unreachable_database_names_it_without_the_password() -> None:
+    url = "postgresql+asyncpg://xpulse:s3cret@127.0.0.1:9/xpulse"  # port 9: nothing listens
+    for args in (("api-key", "list"), ("connector", "list"), ("migrate",)):
+        line = one_line_error(xpulse(*args, database_url=url, check=False))
+        assert "cannot reach the database" in line and "127.0.0.1:9" in line
+        assert "s3cret" not in line
+
+
+async def test_api_key_revoke_by_prefix_stops_the_key(
+    pg_url: str, committed: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    key = xpulse("api-key", "create", database_url=pg_url).stdout.strip()
+    auth = {"Authorization": f"Bearer {key}"}
+    assert (await client.get("/api/v1/scores", headers=auth)).status_code == 200
+    prefix = key.rsplit("_", 1)[0]
+    assert "revoked" in xpulse("api-key", "revoke", prefix, database_url=pg_url).stdout
+    assert (await client.get("/api/v1/scores", headers=auth)).status_code == 401
+    listed = xpulse("api-key", "list", database_url=pg_url).stdout
+    assert "\trevoked\t" in listed
+    line = one_line_error(
+        xpulse("api-key", "revoke", "xp_nosuchkey", database_url=pg_url, check=False)
+    )
+    assert "no API key" in line
+
+
+async def test_connector_list_and_check(pg_url: str, committed: AsyncEngine) -> None:
+    from tests.connectors.conftest import make_connector
+
+    async with make_sessionmaker(committed)() as s:
+        await make_connector(s, kind="generic", name="helpdesk")
+        await s.commit()
+    listed = xpulse("connector", "list", database_url=pg_url).stdout
+    assert listed.startswith("helpdesk\tgeneric\temail\tenabled\t")
+    # A generic connector has nothing to ask its ITSM: the check passes with no lines.
+    assert xpulse("connector", "check", "helpdesk", database_url=pg_url).returncode == 0
+    line = one_line_error(xpulse("connector", "check", "nope", database_url=pg_url, check=False))
+    assert "no connector named 'nope'" in line
+
+
+def test_help_texts_match_the_defaults() -> None:
+    out = xpulse("api-key", "create", "--help", database_url=None).stdout
+    assert "read (the default)" in out
+    assert "read keys by default" in xpulse("api-key", "--help", database_url=None).stdout
+    for command in ("revoke", "list", "create"):
+        assert command in xpulse("api-key", "--help", database_url=None).stdout
+    assert "check" in xpulse("connector", "--help", database_url=None).stdout
