@@ -10,7 +10,10 @@ RUN /opt/venv/bin/pip install -r /tmp/requirements.lock
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH PYTHONPATH=/srv PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     XPULSE_ENV=production
-RUN groupadd --system xpulse && useradd --system --gid xpulse --home-dir /srv xpulse \
+# A numeric user: Kubernetes' runAsNonRoot can only verify a numeric USER (deploy/k8s sets the
+# same uid and gid).
+RUN groupadd --system --gid 10001 xpulse \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /srv xpulse \
  && printf '#!/bin/sh\nexec python -m app.cli "$@"\n' > /usr/local/bin/xpulse \
  && chmod 755 /usr/local/bin/xpulse
 WORKDIR /srv
@@ -18,8 +21,8 @@ COPY --from=build /opt/venv /opt/venv
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY app ./app
-RUN mkdir -p /srv/var && chown xpulse:xpulse /srv/var
-USER xpulse
+RUN mkdir -p /srv/var && chown 10001:10001 /srv/var
+USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"

@@ -1,7 +1,9 @@
-"""deploy/: every environment variable the compose file and the manifests set is a setting."""
+"""deploy/: every environment variable the compose file and the manifests set is a setting, and
+the Dockerfile, the compose file and the manifests agree (user, port, probes, image)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,33 @@ import yaml
 from app.config import Settings
 from tests.support.settings import env_var_names
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+
+def manifests() -> list[dict]:
+    """Every Kubernetes document under deploy/k8s, the migrate Job's folder included."""
+    return [
+        doc
+        for path in sorted((DEPLOY / "k8s").rglob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+    ]
+
+
+def by_kind() -> dict[str, dict]:
+    return {doc["kind"]: doc for doc in manifests()}
+
+
+def dockerfile() -> dict[str, str]:
+    """The runtime stage's instructions (the last of each name), continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    stages = re.split(r"^FROM ", text, flags=re.M)
+    found: dict[str, str] = {}
+    for line in stages[-1].splitlines():
+        if line and not line.startswith("#") and line.split()[0].isupper():
+            name, _, rest = line.partition(" ")
+            found[name] = rest.strip()
+    return found
 
 
 def compose_env() -> dict[str, str]:
@@ -32,16 +60,15 @@ def compose_env() -> dict[str, str]:
 
 def k8s_env() -> dict[str, str]:
     found: dict[str, str] = {}
-    for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            kind = doc["kind"]
-            if kind == "ConfigMap":
-                found.update(doc["data"])
-            elif kind == "Secret":
-                found.update(doc.get("stringData", {}))
-            elif kind in ("Deployment", "Job"):
-                for container in doc["spec"]["template"]["spec"]["containers"]:
-                    found.update({e["name"]: e.get("value", "") for e in container.get("env", [])})
+    for doc in manifests():
+        kind = doc["kind"]
+        if kind == "ConfigMap":
+            found.update(doc["data"])
+        elif kind == "Secret":
+            found.update(doc.get("stringData", {}))
+        elif kind in ("Deployment", "Job"):
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                found.update({e["name"]: e.get("value", "") for e in container.get("env", [])})
     return found
 
 
@@ -66,11 +93,7 @@ def test_the_checker_catches_a_misspelt_variable() -> None:
 
 
 def test_kubernetes_runs_two_replicas_with_probes_and_a_migration_job() -> None:
-    docs = {
-        d["kind"]: d
-        for p in (DEPLOY / "k8s").glob("*.yaml")
-        for d in yaml.safe_load_all(p.read_text())
-    }
+    docs = by_kind()
     assert {"Deployment", "Service", "Job", "ConfigMap", "Secret"} <= set(docs)
     deployment = docs["Deployment"]
     assert deployment["spec"]["replicas"] == 2
@@ -81,3 +104,68 @@ def test_kubernetes_runs_two_replicas_with_probes_and_a_migration_job() -> None:
         "xpulse",
         "migrate",
     ]
+
+
+def test_the_image_user_is_numeric_and_the_manifests_run_as_it() -> None:
+    """The kubelet refuses runAsNonRoot with a named USER ("image has non-numeric user")."""
+    user = dockerfile()["USER"]
+    assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", user), user
+    uid, gid = (int(part) for part in user.split(":"))
+    for kind in ("Deployment", "Job"):
+        pod = by_kind()[kind]["spec"]["template"]["spec"]
+        context = pod["securityContext"]
+        assert context["runAsNonRoot"] is True, kind
+        assert (context["runAsUser"], context["runAsGroup"]) == (uid, gid), kind
+        for container in pod["containers"]:
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_ports_and_probes_agree_with_the_image_and_the_app() -> None:
+    from app.main import create_app
+
+    paths = set(create_app().openapi()["paths"])
+    exposed = int(dockerfile()["EXPOSE"])
+    assert f"--port {exposed}" in dockerfile()["CMD"].replace('", "', " ")
+    probe = re.search(rf"http://127\.0\.0\.1:{exposed}(/\w+)", dockerfile()["HEALTHCHECK"])
+    assert probe and probe.group(1) in paths
+    docs = by_kind()
+    container = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": exposed}
+    command = container["command"]
+    assert command[command.index("--port") + 1] == str(exposed)
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["port"] == "http"
+        assert container[probe]["httpGet"]["path"] in paths
+    assert docs["Service"]["spec"]["ports"][0]["targetPort"] == "http"
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    for name, service in compose["services"].items():
+        if service.get("image") == "xpulse:local":
+            for mapping in service.get("ports", []):
+                assert mapping.endswith(f":{exposed}"), name
+
+
+def test_one_image_is_built_once_and_used_everywhere() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    ours = {name: s for name, s in compose.items() if name != "postgres"}
+    builders = [name for name, s in ours.items() if "build" in s]
+    assert builders == ["migrate"], builders
+    assert {s["image"] for s in ours.values()} == {"xpulse:local"}
+    for name, service in ours.items():
+        if "build" not in service:
+            assert service["pull_policy"] == "never", name
+    images = {
+        c["image"]
+        for kind in ("Deployment", "Job")
+        for c in by_kind()[kind]["spec"]["template"]["spec"]["containers"]
+    }
+    assert len(images) == 1, images
+
+
+def test_the_migrate_job_can_run_once_per_release() -> None:
+    """A fixed Job name makes the next release's `create` fail until the old Job is deleted."""
+    job = by_kind()["Job"]
+    assert "name" not in job["metadata"]
+    assert job["metadata"]["generateName"].endswith("-")
+    # kept out of the folder that `kubectl apply -f deploy/k8s/` applies
+    assert not any("Job" in p.read_text() for p in (DEPLOY / "k8s").glob("*.yaml"))
