@@ -1,4 +1,4 @@
-"""The `xpulse` command: migrate, serve, api-key create/list/revoke, connector list/check.
+"""The `xpulse` command: migrate, serve, demo, api-key create/list/revoke, connector list/check.
 
 An operator's usual mistakes (database not reachable or not migrated, the embedded database
 looked for from another folder) end in one line that says what to do, not a traceback."""
@@ -212,6 +212,36 @@ def api_key_revoke(
             return f"{found[0].id} revoked"
 
     typer.echo(run(revoke))
+
+
+@cli.command()
+def demo(
+    remove: bool = typer.Option(False, "--remove", help="Take the demo data out again"),
+    tickets: int = typer.Option(2000, min=10, max=100_000, help="How many demo tickets"),
+) -> None:
+    """Load a year of clearly marked demo tickets and answers (replacing earlier demo data)."""
+    from app import demo as demo_data
+    from app.clock import utcnow
+
+    if get_settings().env == "production" and not remove:
+        typer.echo("error: demo data is for trying XPulse out, not for production", err=True)
+        raise typer.Exit(1)
+
+    async def change() -> str:
+        async with session_scope() as session:
+            if remove:
+                count = await demo_data.remove(session)
+                message = f"removed the demo data ({count} tickets)"
+            else:
+                count = await demo_data.load(session, now=utcnow(), tickets=tickets)
+                message = (
+                    f"loaded {count} demo tickets (connector {demo_data.CONNECTOR_NAME}); "
+                    "`xpulse demo --remove` takes them out"
+                )
+            await session.commit()
+            return message
+
+    typer.echo(run(change))
 
 
 async def _all_connectors(session: AsyncSession) -> list[Any]:

@@ -21,15 +21,17 @@ def xpulse(
     env = {k: v for k, v in os.environ.items() if k != "XPULSE_DATABASE_URL"}
     if database_url is not None:
         env["XPULSE_DATABASE_URL"] = database_url
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         capture_output=True,
         text=True,
         env=env,
         cwd=cwd,
-        timeout=60,
-        check=check,
+        timeout=120,
+        check=False,
     )
+    assert not check or result.returncode == 0, result.stderr
+    return result
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
