@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class TicketRef(BaseModel):
@@ -33,6 +36,17 @@ class WriteBack(BaseModel):
     lost_minutes: int | None = None
     factors: list[str] = []
     comment: str | None = None
+
+    @property
+    def version_ref(self) -> str:
+        """A short ref of this answer version (response id + updated_at), the same on every
+        retry: what a write-back looks for on the ticket before writing again. The first part
+        names the answer, the second its version."""
+        updated = self.response_updated_at
+        aware = updated if updated.tzinfo else updated.replace(tzinfo=UTC)  # SQLite: naive UTC
+        micros = (aware - EPOCH) // timedelta(microseconds=1)
+        digest = hashlib.sha256(f"{self.response_id}:{micros}".encode()).hexdigest()
+        return f"{self.response_id.hex[:8]}.{digest[:6]}"
 
 
 class PostComment(BaseModel):

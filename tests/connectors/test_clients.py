@@ -18,7 +18,7 @@ from app.connectors.base import ConnectorConfig, PermanentError, TransientError
 from app.connectors.outbound import retry_after_seconds
 from app.connectors.registry import KINDS
 from app.connectors.signatures import check_standard_webhooks
-from app.tickets.events import TicketRef, WriteBack
+from app.tickets.events import PostComment, TicketRef, WriteBack
 from tests.connectors.conftest import SECRET, config
 
 SN = "https://acme.service-now.com"
@@ -49,18 +49,35 @@ def write_back(**overrides: object) -> WriteBack:
     return WriteBack(**values)
 
 
+def comment() -> PostComment:
+    return PostComment(
+        ticket=write_back().ticket, request_id=uuid.uuid4(), text="Rate us", links={"1": "u"}
+    )
+
+
 @respx.mock
-async def test_servicenow_patch_request() -> None:
+async def test_servicenow_reads_the_ticket_then_patches_what_it_lacks() -> None:
+    record = respx.get(f"{SN}/api/now/table/incident/abc123").respond(
+        200, json={"result": {"u_experience_score": ""}}
+    )
+    journal = respx.get(f"{SN}/api/now/table/sys_journal_field").respond(200, json={"result": []})
     route = respx.patch(f"{SN}/api/now/table/incident/abc123").respond(200, json={"result": {}})
+    result = write_back()
     async with httpx.AsyncClient() as http:
-        await KINDS["servicenow"].write_back(http, config("servicenow"), write_back())
+        await KINDS["servicenow"].write_back(http, config("servicenow"), result)
+    assert record.calls.last.request.url.params["sysparm_fields"] == "u_experience_score"
+    query = journal.calls.last.request.url.params["sysparm_query"]
+    assert query == f"element_id=abc123^element=work_notes^valueLIKE{result.version_ref}"
     request = route.calls.last.request
     assert request.url.params["sysparm_fields"] == "sys_id,number"
     assert request.headers["authorization"] == "Basic eHB1bHNlOnB3"  # xpulse:pw
     assert json.loads(request.content) == {
         "u_experience_score": "3",
-        "work_notes": "XPulse: the requester rated 😐 3/5 · lost time: 25 min · factors: slow"
-        '\nComment: "Took a while"',
+        "work_notes": "XPulse feedback: 😐 3/5\n"
+        "Factors: Service was slow\n"
+        "Lost time: 15–30 minutes\n"
+        'Comment: "Took a while"\n'
+        f"XPulse ref {result.version_ref}",
     }
 
 
@@ -76,7 +93,7 @@ async def test_servicenow_patch_request() -> None:
 )
 @respx.mock
 async def test_status_codes_decide_retries(status, headers, error, retry_after) -> None:
-    respx.patch(f"{SN}/api/now/table/incident/abc123").respond(status, headers=headers)
+    respx.route(host="acme.service-now.com").respond(status, headers=headers)
     async with httpx.AsyncClient() as http:
         with pytest.raises(error) as caught:
             await KINDS["servicenow"].write_back(http, config("servicenow"), write_back())
@@ -87,9 +104,7 @@ async def test_status_codes_decide_retries(status, headers, error, retry_after) 
 
 @respx.mock
 async def test_timeouts_are_transient() -> None:
-    respx.patch(f"{SN}/api/now/table/incident/abc123").mock(
-        side_effect=httpx.ConnectTimeout("slow")
-    )
+    respx.route(host="acme.service-now.com").mock(side_effect=httpx.ConnectTimeout("slow"))
     async with httpx.AsyncClient() as http:
         with pytest.raises(TransientError, match="timeout"):
             await KINDS["servicenow"].write_back(http, config("servicenow"), write_back())
@@ -132,8 +147,8 @@ async def test_oauth_client_credentials_token_then_bearer() -> None:
     patch = respx.patch(f"{SN}/api/now/table/incident/abc123").respond(200, json={})
     connector = oauth(config("servicenow"))
     async with httpx.AsyncClient() as http:
-        await KINDS["servicenow"].write_back(http, connector, write_back())
-        await KINDS["servicenow"].write_back(http, connector, write_back())
+        await KINDS["servicenow"].post_comment(http, connector, comment())
+        await KINDS["servicenow"].post_comment(http, connector, comment())
     assert b"grant_type=client_credentials" in token.calls.last.request.content
     assert patch.calls.last.request.headers["authorization"] == "Bearer tok-2"
     assert token.call_count == 2  # no `expires_in`: nothing to know its lifetime by, no reuse
@@ -150,10 +165,10 @@ async def test_oauth_token_is_reused_until_shortly_before_it_expires(monkeypatch
     async with httpx.AsyncClient() as http:
         for advance in (0, 1000, 739, 2):  # expires at 1800 s, reused until 60 s before
             clock[0] += advance
-            await KINDS["servicenow"].write_back(http, connector, write_back())
+            await KINDS["servicenow"].post_comment(http, connector, comment())
             sent.append(patch.calls.last.request.headers["authorization"])
         # New credentials on the same connector: the old token is never sent with them.
-        await KINDS["servicenow"].write_back(http, oauth(connector, "rotated"), write_back())
+        await KINDS["servicenow"].post_comment(http, oauth(connector, "rotated"), comment())
         sent.append(patch.calls.last.request.headers["authorization"])
     assert sent == ["Bearer tok-1", "Bearer tok-1", "Bearer tok-1", "Bearer tok-2", "Bearer tok-3"]
     assert token.call_count == 3
@@ -166,7 +181,7 @@ async def test_concurrent_calls_share_one_token_fetch() -> None:
     connector = oauth(config("servicenow"))
     async with httpx.AsyncClient() as http:
         kind = KINDS["servicenow"]
-        await asyncio.gather(*(kind.write_back(http, connector, write_back()) for _ in range(5)))
+        await asyncio.gather(*(kind.post_comment(http, connector, comment()) for _ in range(5)))
     assert token.call_count == 1
 
 
@@ -186,7 +201,7 @@ async def test_a_refused_cached_token_is_replaced_once() -> None:
     )
     connector = oauth(config("servicenow"))
     async with httpx.AsyncClient() as http:
-        await KINDS["servicenow"].write_back(http, connector, write_back())
+        await KINDS["servicenow"].post_comment(http, connector, comment())
     sent = [c.request.headers["authorization"] for c in patch.calls]
     assert sent == ["Bearer tok-1", "Bearer tok-2"]
 
@@ -210,19 +225,23 @@ async def test_a_refused_password_is_not_retried() -> None:
     patch = respx.patch(f"{SN}/api/now/table/incident/abc123").respond(401, json={})
     async with httpx.AsyncClient() as http:
         with pytest.raises(PermanentError, match="HTTP 401"):
-            await KINDS["servicenow"].write_back(http, config("servicenow"), write_back())
+            await KINDS["servicenow"].post_comment(http, config("servicenow"), comment())
     assert patch.call_count == 1
 
 
 @respx.mock
 async def test_jira_platform_comment_without_property() -> None:
     base = "https://acme.atlassian.net"
-    comment = respx.post(f"{base}/rest/api/2/issue/abc123/comment").respond(201, json={})
+    listing = respx.get(f"{base}/rest/api/2/issue/abc123/comment").respond(
+        200, json={"startAt": 0, "maxResults": 100, "total": 0, "comments": []}
+    )
+    posted = respx.post(f"{base}/rest/api/2/issue/abc123/comment").respond(201, json={})
     connector = config("jira", property_key=None, comment="platform")
     async with httpx.AsyncClient() as http:
         await KINDS["jira"].write_back(http, connector, write_back())
-    assert len(respx.calls) == 1
-    assert json.loads(comment.calls.last.request.content)["body"].startswith("XPulse:")
+    assert len(respx.calls) == 2
+    assert listing.calls.last.request.url.params["orderBy"] == "-created"
+    assert json.loads(posted.calls.last.request.content)["body"].startswith("XPulse feedback:")
 
 
 @respx.mock

@@ -1,6 +1,6 @@
-"""End to end with real loopback servers standing in for ServiceNow and Jira: webhook in, a
-response recorded on the public form, the write-back arrives with the right method, path, auth
-and body; 429 Retry-After is honoured, 500 retried, 400 dead, listed and retried from the API."""
+"""End to end with stateful loopback stand-ins for ServiceNow and Jira: webhook in, a response
+recorded on the public form, the score and one note land on the ticket with the right auth;
+429 Retry-After is honoured, 500 retried, 400 dead, listed and retried from the API."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from app.jobs.models import Job
 from app.jobs.worker import Worker
 from tests.conftest import make_settings
 from tests.connectors.conftest import SECRET, bearer, jira_fixture, jira_headers, own_fixture
-from tests.connectors.fake_itsm import FakeITSM
+from tests.connectors.standins import JiraStandIn, ServiceNowStandIn, StandIn
 
 SN_BODY = own_fixture("servicenow", "incident_resolved_display_false.json")
 SN_SYS_ID = "9d385017c611228701d22104cc95c371"
@@ -83,77 +83,64 @@ async def rig(engine: AsyncEngine, pg_url: str, live_server_factory) -> AsyncIte
             yield Rig(api, {"Authorization": f"Bearer {plain}"}, worker, sessionmaker)
 
 
-async def assert_retry_sequence(r: Rig, itsm: FakeITSM, method: str, prefix: str) -> None:
+async def assert_retry_sequence(r: Rig, itsm: StandIn) -> None:
     """429 (Retry-After: 1) -> waits; then 500 -> retried; then 400 -> dead."""
+    itsm.fail(429, {"Retry-After": "1"}, times=1)
     await r.drain()
-    assert len(itsm.requests(method, prefix)) == 1  # the 429
+    assert [s.status for s in itsm.seen] == [429]
     job = await r.write_back_job()
     assert job.status == "pending" and "HTTP 429" in job.last_error
     assert utcnow() < job.run_after <= utcnow() + timedelta(seconds=1.5)
     await r.drain()  # Retry-After has not passed: nothing is sent
-    assert len(itsm.requests(method, prefix)) == 1
+    assert len(itsm.seen) == 1
+    itsm.fail(500, times=1)
     await r.drain(ahead_seconds=2)  # the retry gets the 500
     assert (await r.write_back_job()).status == "pending"
+    itsm.fail(400, times=1)
     await r.drain(ahead_seconds=10)  # backoff passed: the 400 kills it
-    job = await r.write_back_job()
-    assert job.status == "dead"
+    assert (await r.write_back_job()).status == "dead"
+    assert [s.status for s in itsm.seen] == [429, 500, 400]
 
 
 async def test_servicenow_write_back_end_to_end(
     committed: AsyncEngine, pg_url: str, live_server_factory
 ) -> None:
-    patch_path = f"/api/now/table/incident/{SN_SYS_ID}"
-    with FakeITSM() as itsm:
-        itsm.respond("PATCH", patch_path, 429, {"error": "busy"}, headers={"Retry-After": "1"})
-        itsm.respond("PATCH", patch_path, 500, {"error": "oops"})
-        itsm.respond("PATCH", patch_path, 400, {"error": {"message": "ACL"}})
-        itsm.respond("PATCH", patch_path, 200, {"result": {"sys_id": SN_SYS_ID}})
+    basic = "Basic " + base64.b64encode(b"xpulse:s3cret").decode()
+    with ServiceNowStandIn(auth=basic) as sn:
+        sn.add_record("incident", SN_SYS_ID, number="INC0000060", u_experience_score="")
         async with rig(committed, pg_url, live_server_factory) as r:
             connector = {
                 "name": "sn-e2e",
                 "kind": "servicenow",
-                "base_url": itsm.url,
+                "base_url": sn.url,
                 "webhook_secret": SECRET,
                 "auth": {"type": "basic", "username": "xpulse", "password": "s3cret"},
                 "channel": "none",
             }
             await r.resolve_and_answer(connector, SN_BODY, bearer())
-            await assert_retry_sequence(r, itsm, "PATCH", patch_path)
+            await assert_retry_sequence(r, sn)
             await r.retry_dead_write_back()
             await r.drain(ahead_seconds=1)
             assert (await r.write_back_job()).status == "done"
 
-    patches = itsm.requests("PATCH")
-    assert len(patches) == 4
-    basic = "Basic " + base64.b64encode(b"xpulse:s3cret").decode()
-    for seen in patches:
-        assert seen.path == patch_path
-        assert seen.query == {"sysparm_fields": ["sys_id,number"]}
-        assert seen.headers["authorization"] == basic
-        body = seen.json()
-        assert body["u_experience_score"] == "9"
-        assert body["work_notes"].startswith("XPulse: the requester rated")
-        assert "9/10" in body["work_notes"]
+    assert sn.record("incident", SN_SYS_ID)["u_experience_score"] == "9"
+    [note] = sn.journal(SN_SYS_ID)  # the failed attempts wrote nothing
+    assert note.startswith("XPulse feedback: 😀 9/10\n")
+    [patch] = sn.requests("PATCH")
+    assert patch.query == {"sysparm_fields": ["sys_id,number"]}
+    assert {s.status for s in sn.seen[3:]} == {200}  # the basic credentials were accepted
 
 
 async def test_jira_write_back_end_to_end(
     committed: AsyncEngine, pg_url: str, live_server_factory
 ) -> None:
-    prop = "/rest/api/2/issue/10088/properties/xpulse.experience"
-    field = "/rest/api/2/issue/10088"
-    comment = "/rest/servicedeskapi/request/10088/comment"
-    with FakeITSM() as itsm:
-        itsm.respond("PUT", prop, 429, {"errorMessages": []}, headers={"Retry-After": "1"})
-        itsm.respond("PUT", prop, 200, times=None)
-        itsm.respond("PUT", field, 500, {"errorMessages": ["boom"]})
-        itsm.respond("PUT", field, 204, times=None)
-        itsm.respond("POST", comment, 400, {"errorMessage": "not a service desk"})
-        itsm.respond("POST", comment, 201, {"id": "1"})
+    with JiraStandIn(auth="Bearer dc-personal-access-token") as jira:
+        jira.add_issue("10088", "PROJ-12")
         async with rig(committed, pg_url, live_server_factory) as r:
             connector = {
                 "name": "jira-e2e",
                 "kind": "jira",
-                "base_url": itsm.url,
+                "base_url": jira.url,
                 "webhook_secret": SECRET,
                 "auth": {"type": "bearer", "token": "dc-personal-access-token"},
                 "channel": "none",
@@ -161,29 +148,16 @@ async def test_jira_write_back_end_to_end(
             }
             headers = jira_headers(JIRA_BODY, delivery="e2e-1")
             await r.resolve_and_answer(connector, JIRA_BODY, headers)
-            await r.drain()
-            assert [s.path for s in itsm.seen] == [prop]  # 429 on the first call
-            await r.drain()
-            assert len(itsm.seen) == 1  # Retry-After: 1 not yet passed
-            await r.drain(ahead_seconds=2)  # property 200, field 500
-            assert [s.path for s in itsm.seen[1:]] == [prop, field]
-            await r.drain(ahead_seconds=10)  # property, field, comment 400 -> dead
-            assert [s.path for s in itsm.seen[3:]] == [prop, field, comment]
-            assert (await r.write_back_job()).status == "dead"
+            await assert_retry_sequence(r, jira)
             await r.retry_dead_write_back()
             await r.drain(ahead_seconds=1)
             assert (await r.write_back_job()).status == "done"
 
-    assert [(s.method, s.path) for s in itsm.seen[6:]] == [
-        ("PUT", prop),
-        ("PUT", field),
-        ("POST", comment),
-    ]
-    for seen in itsm.seen:
-        assert seen.headers["authorization"] == "Bearer dc-personal-access-token"
-    assert itsm.seen[-3].json()["score"] == 9 and itsm.seen[-3].json()["scale"]
-    assert itsm.seen[-2].query == {"notifyUsers": ["false"]}
-    assert itsm.seen[-2].json() == {"fields": {"customfield_10050": 9}}
-    note = itsm.seen[-1].json()
-    assert note["public"] is False  # internal: the customer never sees it
-    assert note["body"].startswith("XPulse: the requester rated")
+    document = jira.property("10088", "xpulse.experience")
+    assert document["score"] == 9 and document["label"] == "😀" and document["text"] == "😀 9/10"
+    assert jira.issues["10088"].fields == {"customfield_10050": 9}
+    [comment] = jira.issues["10088"].comments
+    assert comment["public"] is False  # internal: the customer never sees it
+    assert comment["body"].startswith("XPulse feedback: 😀 9/10\n")
+    field_write = [s for s in jira.requests("PUT") if s.path == "/rest/api/2/issue/10088"][-1]
+    assert field_write.query == {"notifyUsers": ["false"]}

@@ -56,6 +56,9 @@ async def test_stale_write_back_is_skipped(
 
     url = f"{connector.base_url}/api/now/table/incident/{ticket.external_id}"
     with respx.mock:
+        respx.get(url).respond(200, json={"result": {"u_experience_score": ""}})
+        journal = f"{connector.base_url}/api/now/table/sys_journal_field"
+        respx.get(journal).respond(200, json={"result": []})
         route = respx.patch(url).respond(200, json={})
         async with httpx.AsyncClient() as http:
             ctx = JobContext(session, http, settings, now, 1, 1)

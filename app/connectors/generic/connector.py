@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from app.connectors import outbound, signatures
+from app.connectors import outbound, signatures, texts
 from app.connectors.base import (
     ConnectorConfig,
     ConnectorKind,
@@ -22,7 +22,6 @@ from app.connectors.base import (
     TicketEvent,
 )
 from app.connectors.generic.payloads import GenericEvent
-from app.connectors.texts import score_document, score_note
 from app.tickets.events import PostComment, TicketRef, WriteBack
 from app.tickets.schemas import TicketData
 
@@ -89,7 +88,13 @@ class GenericKind(ConnectorKind):
         return TicketEvent(data, f"resolution:{key}")
 
     async def _send(
-        self, http: httpx.AsyncClient, connector: ConnectorConfig, type_: str, data: Any
+        self,
+        http: httpx.AsyncClient,
+        connector: ConnectorConfig,
+        type_: str,
+        data: Any,
+        *,
+        msg_id: str | None = None,
     ) -> None:
         """POST a Standard Webhooks event to the callback URL, signed with the same secret."""
         url = connector.options.callback_url
@@ -97,7 +102,7 @@ class GenericKind(ConnectorKind):
             return
         now = datetime.now(UTC)
         body = json.dumps({"type": type_, "timestamp": now.isoformat(), "data": data}).encode()
-        msg_id = f"msg_{uuid.uuid4().hex}"
+        msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
         stamp = int(now.timestamp())
         headers = {
             "content-type": "application/json",
@@ -120,12 +125,16 @@ class GenericKind(ConnectorKind):
     async def write_back(
         self, http: httpx.AsyncClient, connector: ConnectorConfig, result: WriteBack
     ) -> None:
+        # A callback cannot be read back: the webhook-id is the same for every retry of one
+        # answer version (and differs for a changed answer), so the receiver dedupes on it.
+        language = connector.options.language
         document = {
             "ticket": {"id": result.ticket.external_id, "number": result.ticket.number},
-            "note": score_note(result),
-            **score_document(result),
+            "note": texts.score_note(result, language),
+            **texts.score_document(result, language),
         }
-        await self._send(http, connector, "feedback.score", document)
+        msg_id = f"msg_xpulse_{result.version_ref.replace('.', '_')}"
+        await self._send(http, connector, "feedback.score", document, msg_id=msg_id)
 
     async def post_comment(
         self, http: httpx.AsyncClient, connector: ConnectorConfig, comment: PostComment

@@ -23,6 +23,64 @@ async def set_property(
     )
 
 
+async def get_property(
+    http: httpx.AsyncClient, connector: ConnectorConfig, issue: str, key: str
+) -> Any:
+    """The property's value, or None when the issue has no such property."""
+    try:
+        response = await outbound.call(
+            http,
+            connector,
+            "GET",
+            f"/rest/api/2/issue/{issue}/properties/{key}",
+            what="Jira issue property read",
+        )
+    except outbound.RefusedError as exc:
+        if exc.status_code == 404:  # no property yet (a missing issue fails the write next)
+            return None
+        raise
+    data = _json(response)
+    return data.get("value") if isinstance(data, dict) else None
+
+
+async def get_field(
+    http: httpx.AsyncClient, connector: ConnectorConfig, issue: str, field: str
+) -> Any:
+    response = await outbound.call(
+        http,
+        connector,
+        "GET",
+        f"/rest/api/2/issue/{issue}",
+        what="Jira field read",
+        params={"fields": field},
+    )
+    data = _json(response)
+    fields = data.get("fields") if isinstance(data, dict) else None
+    return fields.get(field) if isinstance(fields, dict) else None
+
+
+async def comment_page(
+    http: httpx.AsyncClient, connector: ConnectorConfig, issue: str, *, start: int, limit: int
+) -> tuple[list[str], int]:
+    """(bodies, total) of one page of the issue's comments, newest first. The platform listing
+    shows Service Management internal comments too (to the agent XPulse calls as)."""
+    response = await outbound.call(
+        http,
+        connector,
+        "GET",
+        f"/rest/api/2/issue/{issue}/comment",
+        what="Jira comments read",
+        params={"orderBy": "-created", "startAt": str(start), "maxResults": str(limit)},
+    )
+    data = _json(response)
+    if not isinstance(data, dict):
+        return [], 0
+    rows = data.get("comments") if isinstance(data.get("comments"), list) else []
+    bodies = [str(c.get("body") or "") for c in rows if isinstance(c, dict)]
+    total = data.get("total")
+    return bodies, total if isinstance(total, int) else len(bodies)
+
+
 async def set_field(
     http: httpx.AsyncClient, connector: ConnectorConfig, issue: str, field: str, value: Any
 ) -> None:

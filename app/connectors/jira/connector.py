@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from pydantic import ValidationError
 
-from app.connectors import checks, signatures
+from app.connectors import checks, signatures, texts
 from app.connectors.base import (
     Check,
     ConnectorConfig,
@@ -24,7 +24,6 @@ from app.connectors.base import (
 )
 from app.connectors.jira import client
 from app.connectors.jira.payloads import Issue, Webhook, jira_time, site_of
-from app.connectors.texts import score_document, score_note
 from app.tickets.events import PostComment, TicketRef, WriteBack
 from app.tickets.schemas import TicketData
 
@@ -131,6 +130,35 @@ def is_cloud(connector: ConnectorConfig, user_id: str) -> bool:
     return "atlassian.net" in host or "api.atlassian.com" in host or bool(ACCOUNT_ID.match(user_id))
 
 
+COMMENT_PAGE = 100
+COMMENT_PAGES = 20  # newest first: a note is found on the first page unless 100 followed it
+
+
+def is_version(document: object, result: WriteBack) -> bool:
+    """Whether a stored issue property already carries this answer version."""
+    return (
+        isinstance(document, dict)
+        and document.get("response_id") == str(result.response_id)
+        and document.get("ref") == result.version_ref
+    )
+
+
+async def has_note(
+    http: httpx.AsyncClient, connector: ConnectorConfig, issue: str, result: WriteBack
+) -> bool:
+    """Whether a comment on the issue is this answer version's note."""
+    for page in range(COMMENT_PAGES):
+        start = page * COMMENT_PAGE
+        bodies, total = await client.comment_page(
+            http, connector, issue, start=start, limit=COMMENT_PAGE
+        )
+        if any(texts.has_marker(body, result) for body in bodies):
+            return True
+        if not bodies or start + len(bodies) >= total:
+            return False
+    return False
+
+
 class JiraKind(ConnectorKind):
     kind = "jira"
 
@@ -197,19 +225,26 @@ class JiraKind(ConnectorKind):
     async def write_back(
         self, http: httpx.AsyncClient, connector: ConnectorConfig, result: WriteBack
     ) -> None:
+        """Write what the issue lacks: the property and field when they do not hold this
+        answer version, the comment when none carries its ref (a retry writes nothing twice)."""
         options = connector.options
         issue = result.ticket.external_id
-        # Setting values first: they are idempotent, so a retry after a failed comment is safe.
         if options.property_key:
-            await client.set_property(
-                http, connector, issue, options.property_key, score_document(result)
-            )
+            have = await client.get_property(http, connector, issue, options.property_key)
+            if not is_version(have, result):
+                document = texts.score_document(result, options.language)
+                await client.set_property(http, connector, issue, options.property_key, document)
         if options.score_custom_field:
-            await client.set_field(http, connector, issue, options.score_custom_field, result.score)
+            field = options.score_custom_field
+            if await client.get_field(http, connector, issue, field) != result.score:
+                await client.set_field(http, connector, issue, field, result.score)
+        if options.comment == "none" or await has_note(http, connector, issue, result):
+            return
+        note = texts.score_note(result, options.language)
         if options.comment == "internal":
-            await client.internal_comment(http, connector, issue, score_note(result), public=False)
-        elif options.comment == "platform":
-            await client.platform_comment(http, connector, issue, score_note(result))
+            await client.internal_comment(http, connector, issue, note, public=False)
+        else:
+            await client.platform_comment(http, connector, issue, note)
 
     async def post_comment(
         self, http: httpx.AsyncClient, connector: ConnectorConfig, comment: PostComment

@@ -58,6 +58,52 @@ async def patch_record(
     )
 
 
+async def record_fields(
+    http: httpx.AsyncClient,
+    connector: ConnectorConfig,
+    *,
+    table: str,
+    sys_id: str,
+    fields: list[str],
+) -> dict[str, Any]:
+    """The raw values of some fields of one record (a 404 is a permanent refusal)."""
+    response = await outbound.call(
+        http,
+        connector,
+        "GET",
+        f"/api/now/table/{table}/{sys_id}",
+        what=f"ServiceNow read {table}",
+        params={"sysparm_fields": ",".join(fields), "sysparm_display_value": "false"},
+    )
+    result = _json(response).get("result")
+    return result if isinstance(result, dict) else {}
+
+
+async def journal_values(
+    http: httpx.AsyncClient,
+    connector: ConnectorConfig,
+    *,
+    sys_id: str,
+    element: str,
+    containing: str,
+) -> list[str]:
+    """The record's journal entries of one field (`work_notes`) whose text contains
+    `containing` (letters, digits, dots and spaces only: it goes into an encoded query)."""
+    query = f"element_id={sys_id}^element={element}^valueLIKE{containing}"
+    response = await outbound.call(
+        http,
+        connector,
+        "GET",
+        "/api/now/table/sys_journal_field",
+        # The write-back account needs read access to sys_journal_field (README, ServiceNow).
+        what="ServiceNow journal read (sys_journal_field)",
+        params={"sysparm_query": query, "sysparm_fields": "value", "sysparm_limit": "20"},
+    )
+    result = _json(response).get("result")
+    rows = result if isinstance(result, list) else []
+    return [str(r.get("value") or "") for r in rows if isinstance(r, dict)]
+
+
 async def user_email(
     http: httpx.AsyncClient, connector: ConnectorConfig, sys_id: str
 ) -> str | None:

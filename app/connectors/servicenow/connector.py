@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from app.connectors import signatures
+from app.connectors import signatures, texts
 from app.connectors.base import (
     Check,
     ConnectorConfig,
@@ -28,7 +28,6 @@ from app.connectors.servicenow.payloads import (
     parse_record,
     resolved_states,
 )
-from app.connectors.texts import score_note
 from app.tickets.events import PostComment, TicketRef, WriteBack
 from app.tickets.schemas import TicketData
 
@@ -138,20 +137,26 @@ class ServiceNowKind(ConnectorKind):
     async def write_back(
         self, http: httpx.AsyncClient, connector: ConnectorConfig, result: WriteBack
     ) -> None:
+        """Write what the ticket lacks: a retry after a crash or a lost answer finds the score
+        and this version's work note already there and writes nothing twice."""
+        options = connector.options
+        table, sys_id = result.ticket.table or "incident", result.ticket.external_id
         values: dict[str, str] = {}
-        if connector.options.score_field:
-            values[connector.options.score_field] = str(result.score)
-        if connector.options.work_note:
-            # work_notes, not comments: comments would notify the caller (itsm-contracts §2.4).
-            values["work_notes"] = score_note(result)
-        if values:
-            await client.patch_record(
-                http,
-                connector,
-                table=result.ticket.table or "incident",
-                sys_id=result.ticket.external_id,
-                values=values,
+        if options.score_field:
+            have = await client.record_fields(
+                http, connector, table=table, sys_id=sys_id, fields=[options.score_field]
             )
+            if str(have.get(options.score_field) or "") != str(result.score):
+                values[options.score_field] = str(result.score)
+        if options.work_note:
+            notes = await client.journal_values(
+                http, connector, sys_id=sys_id, element="work_notes", containing=result.version_ref
+            )
+            if not any(texts.has_marker(note, result) for note in notes):
+                # work_notes, not comments: comments would notify the caller (itsm-contracts §2.4).
+                values["work_notes"] = texts.score_note(result, options.language)
+        if values:
+            await client.patch_record(http, connector, table=table, sys_id=sys_id, values=values)
 
     async def post_comment(
         self, http: httpx.AsyncClient, connector: ConnectorConfig, comment: PostComment
