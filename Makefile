@@ -1,5 +1,7 @@
 # Two commands: `make run` and `make test`. Everything else here serves them.
 PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
@@ -18,7 +20,7 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/xpulse migrate
-	$(BIN)/xpulse serve --host 127.0.0.1 --port 8000
+	$(BIN)/xpulse serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
