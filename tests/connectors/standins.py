@@ -52,6 +52,7 @@ class StandIn:
         self.lock = threading.RLock()
         self._fail: tuple[int, dict[str, str], int | None] | None = None
         self._delay = 0.0
+        self._delay_method: str | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -95,10 +96,11 @@ class StandIn:
         with self.lock:
             self._close()
 
-    def delay(self, seconds: float) -> None:
-        """Answer each request `seconds` after it took effect (0: at once)."""
+    def delay(self, seconds: float, method: str | None = None) -> None:
+        """Answer each request (or each of one method) `seconds` after it took effect."""
         with self.lock:
             self._delay = seconds
+            self._delay_method = method
 
     def heal(self) -> None:
         """Normal answers again, listening on the same port, without delay."""
@@ -129,7 +131,7 @@ class StandIn:
     def _serve(self, seen: Seen) -> tuple[Reply, float]:
         with self.lock:
             self.seen.append(seen)
-            delay = self._delay
+            delay = self._delay if self._delay_method in (None, seen.method) else 0.0
             if self._fail is not None:
                 status, headers, times = self._fail
                 if times is not None:
@@ -450,3 +452,24 @@ class JiraStandIn(StandIn):
                 "comments": rows[start : start + limit],
             },
         )
+
+
+# --- a generic callback receiver --------------------------------------------------------
+
+
+class CallbackReceiver(StandIn):
+    """A tool receiving XPulse's signed callbacks as the Standard Webhooks spec asks receivers
+    to: every delivery is logged in `seen`; `events` keeps one per `webhook-id`."""
+
+    def __init__(self, *, auth: str | None = None) -> None:
+        self.events: dict[str, Any] = {}
+        super().__init__(auth=auth)
+
+    def route(self, seen: Seen) -> Reply:
+        if seen.method != "POST":
+            raise NotFound(f"no route {seen.method} {seen.path}")
+        msg_id = seen.headers.get("webhook-id")
+        if not msg_id:
+            return Reply(400, {"error": "webhook-id missing"})
+        self.events.setdefault(msg_id, _body(seen))
+        return Reply(204)
