@@ -32,6 +32,10 @@ class JobSettings(BaseModel):
     lease_seconds: int = 120  # longer than the slowest outbound call's timeout
     backoff_base_seconds: float = 5.0
     backoff_max_seconds: float = 3600.0
+    # Jobs that call an ITSM are retried until this much time has passed since their first
+    # failure (other jobs stop after their attempt count).
+    retry_budget_hours: float = Field(72.0, gt=0)
+    probe_max_seconds: float = Field(300.0, gt=0)  # longest wait between probes of a down ITSM
 
 
 class FeedbackSettings(BaseModel):

@@ -9,11 +9,35 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
-from app.jobs.models import Job, JobStatus
+from app.clock import utcnow
+from app.jobs import lanes
+from app.jobs.models import Job, JobStatus, LaneState
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("xpulse.health")
 JOBS = Gauge("xpulse_jobs", "Jobs in the queue by state", ["status"])
+OUTBOUND = {
+    "failing": Gauge(
+        "xpulse_connector_outbound_failing",
+        "1 while the connector's ITSM keeps failing (its jobs wait for a probe), else 0",
+        ["connector"],
+    ),
+    "failing_seconds": Gauge(
+        "xpulse_connector_outbound_failing_seconds",
+        "How long the connector's ITSM has been failing (0 when ok)",
+        ["connector"],
+    ),
+    "jobs_waiting": Gauge(
+        "xpulse_connector_outbound_jobs_waiting",
+        "Outbound jobs of the connector pending or running",
+        ["connector"],
+    ),
+    "dead_jobs": Gauge(
+        "xpulse_connector_outbound_dead_jobs",
+        "Outbound jobs of the connector that are dead (refused or out of retry budget)",
+        ["connector"],
+    ),
+}
 
 
 @router.get("/healthz")
@@ -42,15 +66,31 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    """Prometheus text format: request counts and latencies, jobs by state."""
+    """Prometheus text format: request counts and latencies, jobs by state, and each
+    connector's outbound state (failing, for how long, jobs waiting, dead jobs)."""
     try:
         async with request.app.state.sessionmaker() as session:
             rows = (
                 await session.execute(select(Job.status, func.count()).group_by(Job.status))
             ).all()
-        counts = dict(rows)
-        for status in JobStatus:
-            JOBS.labels(status.value).set(counts.get(status.value, 0))
+            counts = dict(rows)
+            for status in JobStatus:
+                JOBS.labels(status.value).set(counts.get(status.value, 0))
+            named = await lanes.describe(session, None)
+            found = await lanes.states(session, list(named))
+        now = utcnow()
+        for gauge in OUTBOUND.values():
+            gauge.clear()  # a deleted or renamed connector leaves no stale series
+        for lane, info in named.items():
+            state = found.get(lane)
+            failing = state is not None and state.state == LaneState.failing
+            since = state.failing_since if state and failing else None
+            OUTBOUND["failing"].labels(info.name).set(int(failing))
+            OUTBOUND["failing_seconds"].labels(info.name).set(
+                (now - since).total_seconds() if since else 0
+            )
+            OUTBOUND["jobs_waiting"].labels(info.name).set(state.jobs_waiting if state else 0)
+            OUTBOUND["dead_jobs"].labels(info.name).set(state.dead_jobs if state else 0)
     except Exception:  # metrics must answer even when the database does not
         log.warning("job counts unavailable for /metrics", exc_info=True)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -21,7 +21,7 @@ from app.connectors.registry import get_kind
 from app.connectors.schemas import LookupContact
 from app.db import insert_ignore
 from app.feedback import service as feedback_service
-from app.jobs import queue
+from app.jobs import lanes, queue
 from app.tickets import service as tickets_service
 
 log = logging.getLogger("xpulse.connectors")
@@ -162,6 +162,7 @@ async def apply(
             payload,
             dedupe_key=f"lookup_contact:{result.request.id}",
             run_after=now,
+            lane=lanes.connector_lane(ticket.connector_id),
         )
     return Outcome(
         InboundStatus.processed,

@@ -1,6 +1,9 @@
 """Connector jobs: write-back, ticket comments, contact look-up and the ServiceNow catch-up poll.
 
-Every handler is idempotent: the queue delivers at least once."""
+Every handler is idempotent: the queue delivers at least once. The jobs that call the ITSM
+for one ticket run in the connector's lane (app/connectors/lanes.py): they are retried until
+`jobs.retry_budget_hours` is spent, not a number of attempts, and wait together while the ITSM
+is down. The poll stays outside: it is enqueued again on each interval."""
 
 from __future__ import annotations
 
@@ -11,7 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.connectors import ingest, service
+from app.connectors import (
+    ingest,
+    lanes,  # noqa: F401 - a worker-only process registers the lane kind
+    service,
+)
 from app.connectors.models import Connector, InboundStatus
 from app.connectors.registry import get_kind
 from app.connectors.schemas import LookupContact, PollConnector
@@ -27,7 +34,7 @@ log = logging.getLogger("xpulse.connectors")
 LOOKUP_ATTEMPTS = 5
 
 
-@handler("connectors.write_back", payload=WriteBack, max_attempts=8)
+@handler("connectors.write_back", payload=WriteBack)
 async def write_back(ctx: JobContext, payload: WriteBack) -> None:
     """Set the score on the ticket (a value, not an append: safe to repeat)."""
     response = await ctx.session.get(FeedbackResponse, payload.response_id)
@@ -42,7 +49,7 @@ async def write_back(ctx: JobContext, payload: WriteBack) -> None:
     await get_kind(connector.kind).write_back(ctx.http, config, payload)
 
 
-@handler("connectors.post_comment", payload=PostComment, max_attempts=8)
+@handler("connectors.post_comment", payload=PostComment)
 async def post_comment(ctx: JobContext, payload: PostComment) -> None:
     """Post the one-click links on the ticket, once: only while the request is pending."""
     request = await feedback_service.get_request(ctx.session, payload.request_id)

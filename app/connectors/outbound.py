@@ -14,7 +14,8 @@ import httpx
 from app.connectors.base import ConnectorConfig
 from app.jobs.registry import PermanentError, TransientError
 
-RETRYABLE = {408, 425, 429}
+# 409: a conflicting concurrent edit on the ticket; trying again later succeeds.
+RETRYABLE = {408, 409, 425, 429}
 
 
 class RefusedError(PermanentError):
@@ -45,7 +46,8 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 def check(response: httpx.Response, what: str) -> httpx.Response:
-    """Raise TransientError for 408/425/429/5xx (honouring Retry-After), PermanentError for 4xx."""
+    """Raise TransientError for 408/409/425/429/5xx (honouring Retry-After), PermanentError for
+    other 4xx."""
     status = response.status_code
     if status < 400:
         return response

@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.deps import AdminKey, ReadKey
 from app.clock import utcnow
-from app.connectors import ingest, service
-from app.connectors.models import InboundStatus
+from app.connectors import ingest, lanes, service
+from app.connectors.models import Connector, InboundStatus
 from app.connectors.registry import get_kind
 from app.connectors.schemas import (
     CheckRead,
@@ -22,6 +23,7 @@ from app.connectors.schemas import (
     InboundEventDetail,
     InboundEventRead,
     ReplayResult,
+    RetryDeadResult,
     WebhookAccepted,
     WebhookIgnored,
 )
@@ -40,7 +42,7 @@ async def create_connector(
     data: ConnectorCreate, session: SessionDep, _: AdminKey
 ) -> ConnectorRead:
     """Create a connector; its secrets are stored and never returned."""
-    return ConnectorRead.of(await service.create_connector(session, data=data, now=utcnow()))
+    return await _read(session, await service.create_connector(session, data=data, now=utcnow()))
 
 
 @router.get("/connectors", response_model=Page[ConnectorRead])
@@ -49,13 +51,15 @@ async def list_connectors(
 ) -> Page[ConnectorRead]:
     """List connectors, newest first."""
     rows, next_cursor = await service.list_connectors(session, cursor=cursor, limit=limit)
-    return Page[ConnectorRead](items=[ConnectorRead.of(r) for r in rows], next_cursor=next_cursor)
+    states = await lanes.outbound(session, [r.id for r in rows], utcnow())
+    items = [ConnectorRead.of(r, states[r.id]) for r in rows]
+    return Page[ConnectorRead](items=items, next_cursor=next_cursor)
 
 
 @router.get("/connectors/{connector_id}", response_model=ConnectorRead)
 async def get_connector(connector_id: uuid.UUID, session: SessionDep, _: ReadKey) -> ConnectorRead:
-    """Get one connector (without its secrets)."""
-    return ConnectorRead.of(await service.get_connector(session, connector_id))
+    """Get one connector (without its secrets) with the state of its calls to the ITSM."""
+    return await _read(session, await service.get_connector(session, connector_id))
 
 
 @router.patch("/connectors/{connector_id}", response_model=ConnectorRead)
@@ -66,7 +70,7 @@ async def update_connector(
     connector = await service.update_connector(
         session, connector_id=connector_id, data=data, now=utcnow()
     )
-    return ConnectorRead.of(connector)
+    return await _read(session, connector)
 
 
 @router.post("/connectors/{connector_id}/disable", response_model=ConnectorRead)
@@ -77,7 +81,7 @@ async def disable_connector(
     connector = await service.set_enabled(
         session, connector_id=connector_id, enabled=False, now=utcnow()
     )
-    return ConnectorRead.of(connector)
+    return await _read(session, connector)
 
 
 @router.post("/connectors/{connector_id}/enable", response_model=ConnectorRead)
@@ -88,7 +92,17 @@ async def enable_connector(
     connector = await service.set_enabled(
         session, connector_id=connector_id, enabled=True, now=utcnow()
     )
-    return ConnectorRead.of(connector)
+    return await _read(session, connector)
+
+
+@router.post("/connectors/{connector_id}/retry-dead", response_model=RetryDeadResult)
+async def retry_dead_jobs(
+    connector_id: uuid.UUID, session: SessionDep, _: AdminKey
+) -> RetryDeadResult:
+    """Run every dead outbound job of the connector (write-backs, comments, contact look-ups)
+    again with a fresh retry budget; answers how many."""
+    await service.get_connector(session, connector_id)  # 404 for an unknown connector
+    return RetryDeadResult(retried=await lanes.retry_dead(session, connector_id, utcnow()))
 
 
 @router.post("/connectors/{connector_id}/check", response_model=ConnectorCheck)
@@ -153,6 +167,11 @@ async def replay_inbound_event(
         links=outcome.links if outcome.request_id else None,
         ignored=outcome.reason if outcome.status == InboundStatus.ignored else None,
     )
+
+
+async def _read(session: AsyncSession, connector: Connector) -> ConnectorRead:
+    states = await lanes.outbound(session, [connector.id], utcnow())
+    return ConnectorRead.of(connector, states[connector.id])
 
 
 @public_router.post(

@@ -111,6 +111,27 @@ class AuthRead(BaseModel):
     scope: str | None = None
 
 
+class OutboundRead(BaseModel):
+    """How the connector's calls to its ITSM fare (write-back, comments, contact look-up)."""
+
+    state: Literal["ok", "failing"] = Field(
+        description="`failing`: its ITSM keeps failing, so its jobs wait while one probe at a "
+        "time checks it; they drain by themselves, oldest first and paced, once it answers"
+    )
+    failing_since: datetime | None = Field(None, description="First failure of this outage")
+    failing_seconds: float | None = Field(None, description="How long it has been failing")
+    last_error: str | None = Field(None, description="The last failure (kept after recovery)")
+    last_error_at: datetime | None = None
+    jobs_waiting: int = Field(0, description="Outbound jobs pending or running")
+    dead_jobs: int = Field(
+        0, description="Refused, or out of retry budget: `POST .../retry-dead` runs them again"
+    )
+
+
+class RetryDeadResult(BaseModel):
+    retried: int = Field(description="Dead outbound jobs made pending again")
+
+
 class ConnectorRead(BaseModel):
     id: uuid.UUID
     name: str
@@ -125,9 +146,10 @@ class ConnectorRead(BaseModel):
     poll_watermark: datetime | None
     created_at: datetime
     updated_at: datetime
+    outbound: OutboundRead = Field(description="Outbound state: ok, or failing since when")
 
     @classmethod
-    def of(cls, connector: Any) -> ConnectorRead:
+    def of(cls, connector: Any, outbound: OutboundRead | None = None) -> ConnectorRead:
         auth = connector.auth or {}
         return cls(
             id=connector.id,
@@ -145,6 +167,7 @@ class ConnectorRead(BaseModel):
             poll_watermark=connector.poll_watermark,
             created_at=connector.created_at,
             updated_at=connector.updated_at,
+            outbound=outbound or OutboundRead(state="ok"),
         )
 
 

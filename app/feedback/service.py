@@ -17,7 +17,7 @@ from app.feedback.models import FeedbackRequest, OptOut, RequestStatus
 from app.feedback.scales import SCALES
 from app.feedback.schemas import SendEmail
 from app.feedback.tokens import token_for, token_hash
-from app.jobs import queue
+from app.jobs import lanes, queue
 from app.tickets.events import PostComment
 from app.tickets.models import Ticket
 from app.tickets.service import ref_of
@@ -233,6 +233,7 @@ async def enqueue_comment(
         payload,
         dedupe_key=dedupe_key or f"post_comment:{request.id}",
         run_after=now,
+        lane=lanes.connector_lane(ticket.connector_id),
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.feedback.models import FeedbackRequest, Response
 from app.feedback.scales import SCALES
-from app.jobs import queue
+from app.jobs import lanes, queue
 from app.tickets.events import WriteBack
 from app.tickets.models import Ticket
 from app.tickets.service import ref_of
@@ -67,4 +67,5 @@ async def enqueue(
         payload,
         dedupe_key=_dedupe_prefix(response.id) + response.updated_at.isoformat(),
         run_after=now + timedelta(seconds=settings.feedback.writeback_delay_seconds),
+        lane=lanes.connector_lane(ticket.connector_id),
     )

@@ -31,6 +31,11 @@ class Job(Base):
     locked_by: Mapped[str | None] = mapped_column(String(100))
     locked_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Jobs that call one outside system share a lane (`connector:<id>`): paced, and held back
+    # together while that system is down (app/jobs/lanes.py). NULL: a job on its own.
+    lane: Mapped[str | None] = mapped_column(String(100))
+    # Start of a lane job's retry budget: its first transient failure, or an admin's retry.
+    failing_since: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=lambda: datetime.now(UTC))
     finished_at: Mapped[datetime | None]
 
@@ -56,4 +61,27 @@ class Job(Base):
             sqlite_where=text("status IN ('pending', 'running')"),
         ),
         Index("ix_jobs_status_name", "status", "name"),
+        # A lane's claim (oldest first), its waiting and dead counts, its retry-dead.
+        Index("ix_jobs_lane_status", "lane", "status", "id"),
     )
+
+
+class LaneState(StrEnum):
+    ok = "ok"
+    failing = "failing"  # its system keeps failing: one probe at a time, the rest wait
+
+
+class JobLane(Base):
+    """The shared state of one lane: down or not, since when, and when its next call may go."""
+
+    __tablename__ = "job_lanes"
+
+    lane: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default=LaneState.ok)
+    failures: Mapped[int] = mapped_column(default=0)  # transient failures in a row
+    failing_since: Mapped[datetime | None]  # the first failure of the current run
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    # No claim before this: a Retry-After, the next probe, or a running probe's lease.
+    paused_until: Mapped[datetime | None]
+    next_slot: Mapped[datetime | None]  # pacing: the lane's next call may start then

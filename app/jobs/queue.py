@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.clock import utcnow
 from app.db import insert_ignore
-from app.jobs.models import Job, JobStatus
+from app.jobs import lanes
+from app.jobs.models import Job, JobLane, JobStatus, LaneState
 
 
 async def enqueue(
@@ -22,8 +25,14 @@ async def enqueue(
     dedupe_key: str | None = None,
     run_after: datetime | None = None,
     max_attempts: int = 8,
+    lane: str | None = None,
 ) -> int | None:
-    """Add a job in the caller's transaction; None when an active job has the same dedupe key."""
+    """Add a job in the caller's transaction; None when an active job has the same dedupe key.
+
+    Jobs that call one outside system share a `lane` (app/jobs/lanes.py): paced together, held
+    back together while it is down, and retried until the time budget, not `max_attempts`."""
+    if lane is not None:
+        await lanes.ensure(session, lane)
     return await insert_ignore(
         session,
         Job,
@@ -33,20 +42,43 @@ async def enqueue(
         run_after=run_after or utcnow(),
         max_attempts=max_attempts,
         status=JobStatus.pending,
+        lane=lane,
     )
 
 
-async def claim(
-    session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int = 10
-) -> list[Job]:
-    """Lease up to `limit` due jobs to `worker`; SKIP LOCKED lets replicas claim side by side."""
-    claimable = or_(
+def claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(
         and_(Job.status == JobStatus.pending, Job.run_after <= now),
         and_(Job.status == JobStatus.running, Job.locked_until < now),  # its worker died
     )
+
+
+def _leased(worker: str, now: datetime, lease: timedelta) -> dict[str, Any]:
+    return {
+        "status": JobStatus.running,
+        "locked_by": worker,
+        "locked_until": now + lease,
+        "attempts": Job.attempts + 1,
+    }
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int = 10,
+    window: float = 2.0,
+) -> list[Job]:
+    """Lease up to `limit` due jobs to `worker`; SKIP LOCKED lets replicas claim side by side.
+
+    Jobs without a lane come first; then each open lane gives what its pace allows within
+    `window` seconds (a failing lane: its one probe). A lane job's `run_after` becomes its
+    slot, the moment the worker may start it."""
     picked = (
         select(Job.id)
-        .where(claimable)
+        .where(claimable(now), Job.lane.is_(None))
         .order_by(Job.run_after, Job.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -54,19 +86,101 @@ async def claim(
         .cte("picked")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
+    # An UPDATE first: on SQLite it takes the write lock before the lanes are read.
     stmt = (
         update(Job)
         .where(Job.id == picked.c.id)
-        .values(
-            status=JobStatus.running,
-            locked_by=worker,
-            locked_until=now + lease,
-            attempts=Job.attempts + 1,
-        )
+        .values(**_leased(worker, now, lease))
         .returning(Job)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    return list((await session.scalars(stmt)).all())
+    jobs = list((await session.scalars(stmt)).all())
+    if len(jobs) < limit:
+        jobs += await _claim_lanes(
+            session, worker=worker, now=now, lease=lease, limit=limit - len(jobs), window=window
+        )
+    return jobs
+
+
+async def _claim_lanes(
+    session: AsyncSession,
+    *,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    window: float,
+) -> list[Job]:
+    has_due = select(Job.id).where(Job.lane == JobLane.lane, claimable(now)).exists()
+    open_lanes = (
+        select(JobLane)
+        .where(
+            or_(JobLane.paused_until.is_(None), JobLane.paused_until <= now),
+            has_due,
+        )
+        .order_by(JobLane.lane)
+        .with_for_update(skip_locked=True)  # one claimer per lane at a time
+        .execution_options(populate_existing=True)
+    )
+    rows = list((await session.scalars(open_lanes)).all())
+    if not rows:
+        return []
+    info = await lanes.describe(session, [row.lane for row in rows])
+    claimed: list[Job] = []
+    for row in rows:
+        room = limit - len(claimed)
+        if room <= 0:
+            break
+        due = select(Job.id).where(Job.lane == row.lane, claimable(now))
+        if row.state == LaneState.failing:
+            # The probe: the job due longest, so a job that failed as probe goes to the back.
+            ids = await session.scalars(due.order_by(Job.run_after, Job.id).limit(1))
+            got = await _lease_each(session, list(ids), [now], worker, now, lease)
+            if got:
+                row.paused_until = now + lease  # no second probe while this one runs
+        else:
+            known = info.get(row.lane)
+            rps = known.requests_per_second if known else None
+            # Paced: the slots 1/rps apart from the lane's next one that start in this window
+            # (at least one: the worker waits for it). A next slot beyond the window can only
+            # come from a clock that went back (another replica's): it holds nothing back.
+            start = now
+            if row.next_slot and now < row.next_slot <= now + timedelta(seconds=window):
+                start = row.next_slot
+            if rps:
+                left = window - (start - now).total_seconds()
+                room = min(room, max(1, int(left * rps)))
+            ids = list(await session.scalars(due.order_by(Job.id).limit(room)))  # oldest first
+            slots = [start + timedelta(seconds=i / rps) if rps else now for i in range(len(ids))]
+            got = await _lease_each(session, ids, slots, worker, now, lease)
+            if rps and got:
+                row.next_slot = start + timedelta(seconds=len(got) / rps)
+        claimed += got
+    await session.flush()
+    return claimed
+
+
+async def _lease_each(
+    session: AsyncSession,
+    ids: list[int],
+    slots: list[datetime],
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+) -> list[Job]:
+    got = []
+    for job_id, slot in zip(ids, slots, strict=True):
+        stmt = (
+            update(Job)
+            .where(Job.id == job_id, claimable(now))  # still due: nobody else took it
+            .values(run_after=slot, **_leased(worker, now, lease))
+            .returning(Job)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        job = (await session.scalars(stmt)).one_or_none()
+        if job is not None:
+            got.append(job)
+    return got
 
 
 def backoff(attempts: int, *, base: float, cap: float) -> float:
@@ -83,15 +197,24 @@ async def finish(
     now: datetime,
     error: str | None = None,
     retry_in: float | None = None,
+    refund: bool = False,
 ) -> bool:
     """Record a job's outcome, only if `worker` still holds it; False when the lease was lost.
 
-    No error → done. An error with `retry_in` → pending again; without → dead, error kept.
+    No error → done. An error with `retry_in` → pending again (`refund`: the call was told to
+    wait, which spends no attempt); without → dead, error kept.
     """
+    values: dict[str, Any]
     if error is None:
         values = {"status": JobStatus.done, "finished_at": now, "last_error": None}
     elif retry_in is not None:
-        values = {"status": JobStatus.pending, "run_after": now + timedelta(seconds=retry_in)}
+        values = {
+            "status": JobStatus.pending,
+            "run_after": now + timedelta(seconds=retry_in),
+            "failing_since": func.coalesce(Job.failing_since, now),
+        }
+        if refund:
+            values["attempts"] = Job.attempts - 1
     else:
         values = {"status": JobStatus.dead, "finished_at": now}
     if error is not None:
@@ -106,16 +229,52 @@ async def finish(
     return result.rowcount == 1
 
 
+def _revived(now: datetime) -> dict[str, Any]:
+    """A dead job made pending with fresh attempts and a retry budget that starts now."""
+    return {
+        "status": JobStatus.pending,
+        "attempts": 0,
+        "run_after": now,
+        "finished_at": None,
+        "failing_since": now,
+    }
+
+
 async def retry_dead(session: AsyncSession, job_id: int, *, now: datetime) -> Job | None:
     """Give a dead job a fresh set of attempts; None if it is not dead."""
     stmt = (
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.dead)
-        .values(status=JobStatus.pending, attempts=0, run_after=now, finished_at=None)
+        .values(**_revived(now))
         .returning(Job)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     return (await session.scalars(stmt)).one_or_none()
+
+
+async def retry_dead_in_lane(session: AsyncSession, lane: str, *, now: datetime) -> int:
+    """Revive every dead job of a lane; the count. A job whose dedupe key another active (or
+    newer dead) job holds stays dead: running both would do the work twice."""
+    other = aliased(Job)
+    taken = (
+        select(other.id)
+        .where(
+            other.dedupe_key == Job.dedupe_key,
+            other.id != Job.id,
+            or_(
+                other.status.in_([JobStatus.pending, JobStatus.running]),
+                and_(other.status == JobStatus.dead, other.lane == lane, other.id > Job.id),
+            ),
+        )
+        .exists()
+    )
+    stmt = (
+        update(Job)
+        .where(Job.lane == lane, Job.status == JobStatus.dead, ~taken)
+        .values(**_revived(now))
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).rowcount
 
 
 async def cancel_pending(

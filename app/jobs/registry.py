@@ -86,3 +86,28 @@ def periodic(name: str) -> Callable[[Periodic], Periodic]:
         return func
 
     return register
+
+
+@dataclass(frozen=True)
+class LaneInfo:
+    """What the domain that owns a lane says about it: a name for /metrics, and the pace its
+    outside system accepts (None: no pacing)."""
+
+    name: str
+    requests_per_second: float | None
+
+
+# Given lane keys (or None: every lane of the kind), their info; a missing key has none.
+DescribeLanes = Callable[[AsyncSession, list[str] | None], Awaitable[dict[str, LaneInfo]]]
+LANE_KINDS: dict[str, DescribeLanes] = {}
+
+
+def lane_kind(prefix: str) -> Callable[[DescribeLanes], DescribeLanes]:
+    """Register how the lanes named `<prefix>:<key>` are named and paced; the queue stays
+    ignorant of what a lane stands for."""
+
+    def register(func: DescribeLanes) -> DescribeLanes:
+        LANE_KINDS[prefix] = func
+        return func
+
+    return register

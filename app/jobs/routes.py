@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -19,6 +19,8 @@ from app.jobs.models import Job, JobStatus
 from app.pagination import Page, paginate
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
+# Job ids are 64-bit: a larger number is a 422 naming the parameter, not a database error.
+JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class JobRead(BaseModel):
@@ -32,6 +34,8 @@ class JobRead(BaseModel):
     max_attempts: int
     run_after: datetime
     last_error: str | None
+    lane: str | None = Field(description="`connector:<id>` for the jobs that call its ITSM")
+    failing_since: datetime | None = Field(description="Start of the job's retry budget")
     created_at: datetime
     finished_at: datetime | None
 
@@ -58,7 +62,7 @@ async def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobRead)
-async def get_job(job_id: int, session: SessionDep, _: ReadKey) -> JobRead:
+async def get_job(job_id: JobId, session: SessionDep, _: ReadKey) -> JobRead:
     """Get one job with its last error."""
     job = await session.get(Job, job_id)
     if job is None:
@@ -67,7 +71,7 @@ async def get_job(job_id: int, session: SessionDep, _: ReadKey) -> JobRead:
 
 
 @router.post("/{job_id}/retry", response_model=JobRead)
-async def retry_job(job_id: int, session: SessionDep, _: AdminKey) -> JobRead:
+async def retry_job(job_id: JobId, session: SessionDep, _: AdminKey) -> JobRead:
     """Run a dead job again with a fresh set of attempts."""
     try:
         async with session.begin_nested():

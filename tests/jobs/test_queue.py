@@ -179,11 +179,12 @@ async def test_transient_failures_back_off_then_go_dead_with_the_error(engine: A
     worker = make_worker(engine, "w")
     now = utcnow()
     assert await worker.run_once(now) == 1
+    after = utcnow()
     async with sm() as s:
         job = (await s.scalars(select(Job))).one()
         assert job.status == JobStatus.pending and job.attempts == 1
-        first_delay = (job.run_after - now).total_seconds()
-        assert 0.5 <= first_delay <= 1.0  # base 1 s, with jitter
+        # base 1 s, with jitter, counted from the failure (between `now` and `after`)
+        assert now + timedelta(seconds=0.5) <= job.run_after <= after + timedelta(seconds=1)
     assert await worker.run_once(now) == 0  # not due yet
     later = now + timedelta(seconds=10)
     assert await worker.run_once(later) == 1
