@@ -203,17 +203,22 @@ TABLE_PATH = re.compile(r"^/api/now/table/([a-z0-9_]+)(?:/([^/]+))?$")
 
 
 def matches(row: dict[str, Any], query: str) -> bool:
-    """A subset of encoded queries: `a=b`, `a!=b`, `aIN x,y`, `aLIKE t`, `aSTARTSWITH t`,
+    """A subset of encoded queries: `a=b`, `a!=b`, `a>=b` (and `>`, `<=`, `<`, compared as text,
+    which orders ServiceNow's `YYYY-MM-DD HH:MM:SS`), `aIN x,y`, `aLIKE t`, `aSTARTSWITH t`,
     joined by `^`; ORDERBY terms are handled by the caller."""
     for term in filter(None, query.split("^")):
         if term.startswith("ORDERBY"):
             continue
-        if m := re.match(r"^([\w.]+?)(!=|=|IN|LIKE|STARTSWITH)(.*)$", term):
+        if m := re.match(r"^([\w.]+?)(!=|>=|<=|=|>|<|IN|LIKE|STARTSWITH)(.*)$", term):
             name, op, value = m.groups()
             have = str(row.get(name, ""))
             ok = {
                 "=": have == value,
                 "!=": have != value,
+                ">=": have >= value,
+                ">": have > value,
+                "<=": have <= value,
+                "<": have < value,
                 "IN": have in value.split(","),
                 "LIKE": value in have,
                 "STARTSWITH": have.startswith(value),

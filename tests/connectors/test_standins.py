@@ -107,3 +107,19 @@ def test_auth_is_checked_when_configured() -> None:
         assert httpx.get(f"{jira.url}/rest/api/2/issue/1").status_code == 401
         ok = httpx.get(f"{jira.url}/rest/api/2/issue/1", headers={"authorization": "Bearer t"})
         assert ok.status_code == 200
+
+
+def test_servicenow_list_reads_the_encoded_query_subset() -> None:
+    with ServiceNowStandIn() as sn, httpx.Client(base_url=sn.url) as http:
+        sn.add_record("incident", "a", state="6", sys_updated_on="2026-11-20 10:00:00")
+        sn.add_record("incident", "b", state="2", sys_updated_on="2026-11-21 10:00:00")
+        sn.add_record("incident", "c", state="7", sys_updated_on="2026-11-22 10:00:00")
+        sn.add_record("incident", "d", state="7", sys_updated_on="2026-11-19 10:00:00")
+        query = "stateIN6,7^sys_updated_on>=2026-11-20 00:00:00^ORDERBYDESCsys_updated_on"
+        rows = http.get(
+            "/api/now/table/incident", params={"sysparm_query": query, "sysparm_fields": "sys_id"}
+        )
+        assert rows.json() == {"result": [{"sys_id": "c"}, {"sys_id": "a"}]}
+        assert rows.headers["x-total-count"] == "2"
+        bad = http.get("/api/now/table/incident", params={"sysparm_query": "state~6"})
+        assert bad.status_code == 400
