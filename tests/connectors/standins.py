@@ -359,6 +359,7 @@ class JiraStandIn(StandIn):
 
     def __init__(self, *, auth: str | None = None) -> None:
         self.issues: dict[str, Issue] = {}
+        self.max_results = 100  # Jira caps a page below what was asked for; callers must cope
         self._counter = 10000
         super().__init__(auth=auth)
 
@@ -447,7 +448,8 @@ class JiraStandIn(StandIn):
             )
         if query.get("orderBy") == "-created":
             rows.reverse()
-        start, limit = int(query.get("startAt", "0")), int(query.get("maxResults", "50"))
+        start = int(query.get("startAt", "0"))
+        limit = min(int(query.get("maxResults", "50")), self.max_results)
         return Reply(
             200,
             {

@@ -147,14 +147,15 @@ async def has_note(
     http: httpx.AsyncClient, connector: ConnectorConfig, issue: str, result: WriteBack
 ) -> bool:
     """Whether a comment on the issue is this answer version's note."""
-    for page in range(COMMENT_PAGES):
-        start = page * COMMENT_PAGE
+    start = 0
+    for _ in range(COMMENT_PAGES):
         bodies, total = await client.comment_page(
             http, connector, issue, start=start, limit=COMMENT_PAGE
         )
         if any(texts.has_marker(body, result) for body in bodies):
             return True
-        if not bodies or start + len(bodies) >= total:
+        start += len(bodies)  # the server may give fewer than asked for
+        if not bodies or start >= total:
             return False
     return False
 
