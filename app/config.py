@@ -46,12 +46,16 @@ class FeedbackSettings(BaseModel):
     default_locale: str = "en"
     rate_limit_per_minute: int = 30  # per token (and the default per client address)
     rate_limit_per_address_per_minute: int = 0  # 0 = same as rate_limit_per_minute
-    # Mail-scanner judgement (README, "Mail scanners"): options of one mail opened within
-    # this many seconds of a click make it automated; a trap-link hit within trap_seconds too.
-    scanner_burst_seconds: float = 3.0
-    scanner_trap_seconds: float = 10.0
-    scanner_client_seconds: float = 600.0  # a browser that swept the mail stays suspect this long
-    scanner_min_seconds_after_send: float = 0.0  # clicks sooner after sending: automated; 0=off
+    # Mail-scanner judgement (README, "Mail scanners"). One-click answers (no press on the page)
+    # do not count when several options of the mail were opened within sweep_seconds of them.
+    scanner_sweep_seconds: float = 600.0
+    scanner_burst_seconds: float = 3.0  # one client fetching 4+ links this fast is crawling
+    scanner_trap_seconds: float = 10.0  # a trap-link hit by anyone this close taints a click
+    scanner_client_seconds: float = 600.0  # a client that swept the mail cannot opt out meanwhile
+    scanner_min_seconds_after_send: float = 5.0  # one-click answers sooner: automated; 0 = off
+    scanner_min_action_ms: int = 800  # a press sooner after the page or button showed: no person
+    scanner_sweep_controls: int = 4  # one page pressing this many options of a question: a sweep
+    scanner_opt_out_after_score_seconds: float = 20.0  # an opt-out this soon after a score link
     click_dwell_ms: int = 1500  # the page's script records the one-click after this pause
     writeback_delay_seconds: float = 30.0  # let evidence settle and answers finish first
     reminders_per_tick: int = 500

@@ -14,8 +14,9 @@ from sqlalchemy.orm.attributes import flag_modified
 from app.config import Settings
 from app.db import insert_ignore
 from app.errors import AppError, NotFound
-from app.feedback import rules, writeback
+from app.feedback import judgement, writeback
 from app.feedback.models import (
+    FeedbackClick,
     FeedbackOpen,
     FeedbackRequest,
     RequestStatus,
@@ -60,6 +61,20 @@ class Click:
     headers: dict[str, str] = field(default_factory=dict)
     signals: dict[str, Any] = field(default_factory=dict)
     client_hash: str | None = None  # address + user agent, truncated hash
+    mode: str = "form"  # auto | press | confirm | form (judgement.mode_of)
+    view_age_ms: float | None = None  # since the server rendered the page the post came from
+
+    def seen(self, at: datetime, sent_at: datetime | None) -> judgement.ClickSeen:
+        return judgement.ClickSeen(
+            at=at,
+            mode=self.mode,
+            client=self.client_hash,
+            user_agent=self.user_agent,
+            headers=self.headers,
+            signals=self.signals,
+            view_age_ms=self.view_age_ms,
+            sent_at=sent_at,
+        )
 
 
 async def request_by_token(
@@ -99,27 +114,20 @@ async def current_response(
     return await session.scalar(stmt.execution_options(populate_existing=True))
 
 
-async def judge_click(
-    session: AsyncSession,
-    request: FeedbackRequest,
-    *,
-    user_agent: str | None,
-    client_hash: str | None,
-    settings: Settings,
-    now: datetime,
-) -> tuple[bool, dict[str, Any]]:
-    """The scanner judgement for a button press that is not an answer (opt-out)."""
-    opens = await _opens_near(session, request.id, now, settings)
-    return rules.judge(
-        at=now,
-        opens=opens,
-        sent_at=request.sent_at,
-        user_agent=user_agent,
-        headers={},
-        signals={},
-        limits=_limits(settings),
-        client=client_hash,
+async def opens_near(
+    session: AsyncSession, request_id: uuid.UUID, at: datetime, settings: Settings
+) -> list[judgement.OpenSeen]:
+    window = _window(settings)
+    rows = await session.scalars(
+        select(FeedbackOpen).where(
+            FeedbackOpen.request_id == request_id,
+            FeedbackOpen.opened_at >= at - window,
+            FeedbackOpen.opened_at <= at + window,
+        )
     )
+    return [
+        judgement.OpenSeen(o.kind, o.score, o.opened_at, o.scanner_ua, o.client_hash) for o in rows
+    ]
 
 
 async def response_factors(session: AsyncSession, response_id: uuid.UUID) -> list[str]:
@@ -129,35 +137,52 @@ async def response_factors(session: AsyncSession, response_id: uuid.UUID) -> lis
     return sorted(rows.all())
 
 
-def _limits(settings: Settings) -> rules.Thresholds:
+def limits(settings: Settings) -> judgement.Limits:
     fb = settings.feedback
-    return rules.Thresholds(
-        fb.scanner_burst_seconds,
-        fb.scanner_trap_seconds,
-        fb.scanner_min_seconds_after_send,
-        fb.scanner_client_seconds,
+    return judgement.Limits(
+        sweep_seconds=fb.scanner_sweep_seconds,
+        burst_seconds=fb.scanner_burst_seconds,
+        trap_seconds=fb.scanner_trap_seconds,
+        client_seconds=fb.scanner_client_seconds,
+        min_seconds_after_send=fb.scanner_min_seconds_after_send,
+        min_action_ms=fb.scanner_min_action_ms,
+        sweep_controls=fb.scanner_sweep_controls,
+        opt_out_after_score_seconds=fb.scanner_opt_out_after_score_seconds,
     )
 
 
 def _window(settings: Settings) -> timedelta:
     fb = settings.feedback
     return timedelta(
-        seconds=max(fb.scanner_burst_seconds, fb.scanner_trap_seconds, fb.scanner_client_seconds)
-    )
-
-
-async def _opens_near(
-    session: AsyncSession, request_id: uuid.UUID, at: datetime, settings: Settings
-) -> list[rules.OpenSeen]:
-    window = _window(settings)
-    rows = await session.scalars(
-        select(FeedbackOpen).where(
-            FeedbackOpen.request_id == request_id,
-            FeedbackOpen.opened_at >= at - window,
-            FeedbackOpen.opened_at <= at + window,
+        seconds=max(
+            fb.scanner_sweep_seconds,
+            fb.scanner_burst_seconds,
+            fb.scanner_trap_seconds,
+            fb.scanner_client_seconds,
+            fb.scanner_opt_out_after_score_seconds,
         )
     )
-    return [rules.OpenSeen(o.kind, o.score, o.opened_at, o.scanner_ua, o.client_hash) for o in rows]
+
+
+def log_click(
+    session: AsyncSession,
+    request: FeedbackRequest,
+    kind: str,
+    at: datetime,
+    verdict: judgement.Verdict,
+) -> None:
+    """One row per judged click, for the admin's scanner counts by reason and day."""
+    session.add(
+        FeedbackClick(
+            request_id=request.id,
+            connector_id=request.connector_id,
+            kind=kind,
+            at=at,
+            day=at.date(),
+            automated=verdict.automated,
+            reasons=",".join(verdict.reasons)[:300],
+        )
+    )
 
 
 async def record_open(
@@ -171,7 +196,8 @@ async def record_open(
     settings: Settings,
     now: datetime,
 ) -> Response | None:
-    """Log a fetch of the request's links; a counted click it implicates becomes automated."""
+    """Log a fetch of the request's links; a counted one-click answer it implicates becomes
+    automated (a scanner's other fetches may land after its first post)."""
     await insert_ignore(
         session,
         FeedbackOpen,
@@ -181,7 +207,7 @@ async def record_open(
         opened_at=now,
         user_agent=(user_agent or "")[:300] or None,
         client_hash=client_hash,
-        scanner_ua=rules.is_scanner_ua(user_agent),
+        scanner_ua=judgement.is_scanner_ua(user_agent),
     )
     response = await current_response(session, request.id)
     if response is not None and not response.automated:
@@ -196,30 +222,39 @@ async def _reconsider(
     settings: Settings,
     now: datetime,
 ) -> None:
-    """Judge a counted click again with the evidence that arrived after it (scanners open
-    every option within a second, so the first click may be judged before the others land)."""
-    if response.answered_at < now - _window(settings):
+    """Judge a counted one-click answer again on the mail's evidence that arrived after it.
+    Presses on the page stand on their own evidence and are not reconsidered."""
+    evidence = response.evidence or {}
+    if evidence.get("mode", "auto") not in judgement.ONE_CLICK:
         return
-    opens = await _opens_near(session, request.id, response.answered_at, settings)
-    automated, evidence = rules.judge(
-        at=response.answered_at,
-        opens=opens,
-        sent_at=request.sent_at,
-        user_agent=(response.evidence or {}).get("user_agent"),
-        headers={"accept-language": "-", "origin": "-"},
-        signals={},
-        limits=_limits(settings),
-        client=(response.evidence or {}).get("client"),
+    if response.answered_at < now - timedelta(seconds=settings.feedback.scanner_sweep_seconds):
+        return
+    opens = await opens_near(session, request.id, response.answered_at, settings)
+    reasons = judgement.mail_reasons(
+        response.answered_at, opens, limits(settings), evidence.get("client")
     )
-    if not automated:
+    if not reasons:
         return
+    verdict = judgement.Verdict(True, reasons, {**evidence, "reasons": reasons})
+    await _demote(session, request, response, verdict, now)
+
+
+async def _demote(
+    session: AsyncSession,
+    request: FeedbackRequest,
+    response: Response,
+    verdict: judgement.Verdict,
+    now: datetime,
+) -> None:
+    """A counted answer turns out automated: uncount it and withdraw its write-back."""
     response.automated = True
-    response.evidence = {**evidence, "reconsidered_at": now.isoformat()}
+    response.evidence = {**verdict.evidence, "reconsidered_at": now.isoformat()}
     response.updated_at = now
     if request.status == RequestStatus.responded:
         request.status = RequestStatus.sent
         request.responded_at = None
         request.updated_at = now
+    log_click(session, request, "recheck", now, verdict)
     await writeback.supersede(session, response.id, now)
 
 
@@ -241,6 +276,14 @@ def validate(answer: Answer, scale_key: str, score: int | None) -> list[dict[str
     return errors
 
 
+@dataclass
+class Saved:
+    """The stored response and whether this click's answer is the counted one."""
+
+    response: Response
+    counted: bool
+
+
 async def record_response(
     session: AsyncSession,
     *,
@@ -249,9 +292,10 @@ async def record_response(
     click: Click,
     settings: Settings,
     now: datetime,
-) -> Response:
+) -> Saved:
     """Save the answer as given. A click judged automated is stored with its evidence and never
-    counted; it never overwrites a counted answer, and a later human click replaces it."""
+    counted; it never overwrites a counted answer (unless it comes from the page view that gave
+    that answer: a sweep found out late), and a later person's click replaces it."""
     response = await current_response(session, request.id, lock=True)
     counted_before = response is not None and not response.automated
     score = answer.score
@@ -260,21 +304,17 @@ async def record_response(
     if errors := validate(answer, request.scale, score):
         raise InvalidAnswer("; ".join(e["message"] for e in errors), errors=errors)
     assert score is not None
-    opens = await _opens_near(session, request.id, now, settings)
-    automated, evidence = rules.judge(
-        at=now,
-        opens=opens,
-        sent_at=request.sent_at,
-        user_agent=click.user_agent,
-        headers=click.headers,
-        signals=click.signals,
-        limits=_limits(settings),
-        client=click.client_hash,
-    )
-    if automated and counted_before:
+    opens = await opens_near(session, request.id, now, settings)
+    verdict = judgement.judge_answer(click.seen(now, request.sent_at), opens, limits(settings))
+    log_click(session, request, "answer", now, verdict)
+    if verdict.automated and counted_before:
         assert response is not None
-        await _reconsider(session, request, response, settings, now)
-        return response
+        view = verdict.evidence.get("view")
+        if view and (response.evidence or {}).get("view") == view:
+            await _demote(session, request, response, verdict, now)
+        else:
+            await _reconsider(session, request, response, settings, now)
+        return Saved(response, counted=False)
     created = response is None
     if response is None:
         await insert_ignore(
@@ -284,19 +324,17 @@ async def record_response(
             ticket_id=request.ticket_id,
             score=score,
             scale=request.scale,
-            automated=automated,
-            evidence=evidence,
+            automated=verdict.automated,
+            evidence=verdict.evidence,
             answered_at=now,
             created_at=now,
             updated_at=now,
         )
         response = await current_response(session, request.id, lock=True)
         assert response is not None
-    changed, factors = await _apply(
-        session, response, answer, score, automated, evidence, now, created=created
-    )
-    if automated:
-        return response
+    changed, factors = await _apply(session, response, answer, score, verdict, now, created=created)
+    if verdict.automated:
+        return Saved(response, counted=False)
     if changed or not counted_before:
         request.status = RequestStatus.responded
         request.responded_at = request.responded_at or now
@@ -304,7 +342,7 @@ async def record_response(
         if counted_before:  # a first answer has no earlier write-back to replace
             await writeback.supersede(session, response.id, now)
         await writeback.enqueue(session, request, response, factors, settings, now)
-    return response
+    return Saved(response, counted=True)
 
 
 async def _apply(
@@ -312,8 +350,7 @@ async def _apply(
     response: Response,
     answer: Answer,
     score: int,
-    automated: bool,
-    evidence: dict[str, Any],
+    verdict: judgement.Verdict,
     now: datetime,
     *,
     created: bool,
@@ -324,20 +361,35 @@ async def _apply(
     # an explicit updated_at lets the ORM's onupdate stamp the wall clock instead of `now`.
     current = [] if created else await response_factors(session, response.id)
     wanted = current if answer.factors is None else sorted(set(answer.factors))
+    if response.automated and not verdict.automated and answer.factors is None:
+        wanted = []  # the scanner's factors are not the person's
     allowed = set(offered_factors(scale.band(score)))
     wanted = [key for key in wanted if key in allowed]  # a new band drops the other polarity
     updated_at = response.updated_at
+    automated = verdict.automated
     recounted = response.automated != automated
     changed = recounted or wanted != current
-    if answer.score is not None and (answer.score != response.score or recounted):
-        response.answered_at = now
-        response.evidence = evidence
+    if answer.score is not None:
+        # The answer carries the evidence of the click that gave it, not of an earlier one
+        # (a time-of-click check that posted first must not lend the person its evidence).
+        if answer.score != response.score or recounted:
+            response.answered_at = now
+        response.evidence = verdict.evidence
     if score != response.score:
         changed = True
         response.score = score
     response.automated = automated
     if answer.locale:
         response.locale = answer.locale
+    if recounted and not automated:
+        # A person's answer replaces a scanner's: nothing the scanner pressed is kept.
+        answer = Answer(
+            score=answer.score,
+            factors=answer.factors,
+            lost_time=answer.lost_time if answer.lost_time is not None else "",
+            comment=answer.comment if answer.comment is not None else "",
+            locale=answer.locale,
+        )
     if answer.lost_time is not None:
         lost = answer.lost_time or None
         if lost != response.lost_time:

@@ -45,6 +45,15 @@ _EN = {
     "optout_body": "We will not ask you for feedback on your tickets any more.",
     "optout_button": "Stop sending me feedback requests",
     "optout_done": "Done. You will not receive feedback requests any more.",
+    "not_counted": "Your score {score} is not counted yet. Mail-security software also opens the "
+    "links in e-mails, so please confirm that you chose it.",
+    "count_button": "Count my score",
+    "not_counted_status": "Not counted yet",
+    "optout_held": "Nothing has changed: we could not tell that a person pressed the button "
+    "(mail-security software opens the links in e-mails). If it was you, please press it once "
+    "more.",
+    "optout_undo": "Undo: keep asking me for feedback",
+    "optout_undone": "Done. You will receive feedback requests again.",
     "subject": "[{number}] How did we do? {title}",
     "greeting": "Hello {name},",
     "greeting_anon": "Hello,",
@@ -112,6 +121,15 @@ _DE = {
     "optout_body": "Wir werden Sie nicht mehr um Feedback zu Ihren Tickets bitten.",
     "optout_button": "Keine Feedback-Anfragen mehr senden",
     "optout_done": "Erledigt. Sie erhalten keine Feedback-Anfragen mehr.",
+    "not_counted": "Ihre Bewertung {score} wurde noch nicht gezählt. Sicherheitssoftware für "
+    "E-Mails öffnet ebenfalls Links, bitte bestätigen Sie daher Ihre Auswahl.",
+    "count_button": "Meine Bewertung zählen",
+    "not_counted_status": "Noch nicht gezählt",
+    "optout_held": "Es hat sich nichts geändert: Wir konnten nicht erkennen, dass eine Person die "
+    "Schaltfläche gedrückt hat (Sicherheitssoftware für E-Mails öffnet Links). Wenn Sie es waren, "
+    "drücken Sie bitte noch einmal.",
+    "optout_undo": "Rückgängig: weiterhin nach Feedback fragen",
+    "optout_undone": "Erledigt. Sie erhalten wieder Feedback-Anfragen.",
     "subject": "[{number}] Wie war unser Service? {title}",
     "greeting": "Hallo {name},",
     "greeting_anon": "Hallo,",
@@ -178,6 +196,15 @@ _FR = {
     "optout_body": "Nous ne vous demanderons plus votre avis sur vos tickets.",
     "optout_button": "Ne plus m’envoyer de demandes d’avis",
     "optout_done": "C’est fait. Vous ne recevrez plus de demandes d’avis.",
+    "not_counted": "Votre note {score} n’est pas encore comptée. Les logiciels de sécurité de la "
+    "messagerie ouvrent aussi les liens des e-mails : merci de confirmer votre choix.",
+    "count_button": "Compter ma note",
+    "not_counted_status": "Pas encore comptée",
+    "optout_held": "Rien n’a changé : nous n’avons pas pu vérifier qu’une personne a appuyé sur "
+    "le bouton (les logiciels de sécurité de la messagerie ouvrent les liens). Si c’était vous, "
+    "appuyez de nouveau.",
+    "optout_undo": "Annuler : continuer à me demander mon avis",
+    "optout_undone": "C’est fait. Vous recevrez de nouveau des demandes d’avis.",
     "subject": "[{number}] Comment avons-nous fait ? {title}",
     "greeting": "Bonjour {name},",
     "greeting_anon": "Bonjour,",
@@ -244,6 +271,14 @@ _ES = {
     "optout_body": "No volveremos a pedirle su opinión sobre sus tickets.",
     "optout_button": "No enviarme más encuestas",
     "optout_done": "Hecho. No recibirá más encuestas.",
+    "not_counted": "Su puntuación {score} aún no se ha contado. El software de seguridad del "
+    "correo también abre los enlaces de los mensajes; confirme su elección.",
+    "count_button": "Contar mi puntuación",
+    "not_counted_status": "Aún no contada",
+    "optout_held": "No ha cambiado nada: no pudimos comprobar que una persona pulsara el botón "
+    "(el software de seguridad del correo abre los enlaces). Si fue usted, púlselo de nuevo.",
+    "optout_undo": "Deshacer: seguir pidiéndome mi opinión",
+    "optout_undone": "Hecho. Volverá a recibir encuestas.",
     "subject": "[{number}] ¿Qué tal lo hicimos? {title}",
     "greeting": "Hola, {name}:",
     "greeting_anon": "Hola:",
@@ -310,6 +345,14 @@ _FI = {
     "optout_body": "Emme enää pyydä palautetta tiketeistäsi.",
     "optout_button": "Älä lähetä minulle palautepyyntöjä",
     "optout_done": "Valmis. Et saa enää palautepyyntöjä.",
+    "not_counted": "Arviotasi {score} ei ole vielä laskettu. Sähköpostin tietoturvaohjelmat "
+    "avaavat myös viestien linkkejä, joten vahvista valintasi.",
+    "count_button": "Laske arvioni",
+    "not_counted_status": "Ei vielä laskettu",
+    "optout_held": "Mikään ei muuttunut: emme voineet todeta, että painiketta painoi ihminen "
+    "(sähköpostin tietoturvaohjelmat avaavat linkkejä). Jos painoit sen itse, paina uudelleen.",
+    "optout_undo": "Peru: pyydä palautetta jatkossakin",
+    "optout_undone": "Valmis. Saat taas palautepyyntöjä.",
     "subject": "[{number}] Miten onnistuimme? {title}",
     "greeting": "Hei {name},",
     "greeting_anon": "Hei,",
@@ -375,6 +418,14 @@ _SV = {
     "optout_body": "Vi kommer inte längre att be om feedback på dina ärenden.",
     "optout_button": "Sluta skicka förfrågningar om feedback",
     "optout_done": "Klart. Du får inga fler förfrågningar om feedback.",
+    "not_counted": "Ditt betyg {score} har inte räknats ännu. Säkerhetsprogram för e-post öppnar "
+    "också länkar i meddelanden, så bekräfta ditt val.",
+    "count_button": "Räkna mitt betyg",
+    "not_counted_status": "Inte räknat ännu",
+    "optout_held": "Inget har ändrats: vi kunde inte se att en person tryckte på knappen "
+    "(säkerhetsprogram för e-post öppnar länkar). Om det var du, tryck en gång till.",
+    "optout_undo": "Ångra: fortsätt att be mig om feedback",
+    "optout_undone": "Klart. Du får förfrågningar om feedback igen.",
     "subject": "[{number}] Hur gick det? {title}",
     "greeting": "Hej {name},",
     "greeting_anon": "Hej,",

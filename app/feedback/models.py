@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UUIDPK, Base, BigIntPK, Timestamps
@@ -85,18 +85,33 @@ class ResponseFactor(Base):
     polarity: Mapped[str] = mapped_column(String(8))  # positive | negative
 
 
+class OptOutStatus(StrEnum):
+    applied = "applied"  # the requester gets no more requests
+    automated = "automated"  # a suspected scanner's opt-out: kept as evidence, not applied
+    undone = "undone"  # the requester took it back on the same page
+
+
 class OptOut(Base):
+    """The requester's opt-out state, with the evidence of the press that decided it."""
+
     __tablename__ = "opt_outs"
 
     requester_key: Mapped[str] = mapped_column(String(400), primary_key=True)
     created_at: Mapped[datetime]
-    source: Mapped[str] = mapped_column(String(32), default="link")
+    source: Mapped[str] = mapped_column(String(32), default="link")  # link | list-unsubscribe
+    status: Mapped[str] = mapped_column(
+        String(16), default=OptOutStatus.applied, server_default="applied"
+    )
+    evidence: Mapped[dict[str, Any] | None]
+    request_id: Mapped[uuid.UUID | None]
+    updated_at: Mapped[datetime | None]
 
 
 class OpenKind(StrEnum):
     page = "page"  # GET of a one-click link (?s=)
     head = "head"  # HEAD of any feedback URL: only scanners and link checkers send these
     trap = "trap"  # the hidden link no person can see or click
+    opt_out = "optout"  # GET of the opt-out page
 
 
 class FeedbackOpen(Base):
@@ -116,3 +131,25 @@ class FeedbackOpen(Base):
     scanner_ua: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (Index("ix_feedback_opens_request_id_opened_at", "request_id", "opened_at"),)
+
+
+class FeedbackClick(Base):
+    """One judged click (an answer or an opt-out) and its verdict: the admin's scanner counts."""
+
+    __tablename__ = "feedback_clicks"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("feedback_requests.id", ondelete="CASCADE")
+    )
+    connector_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(String(16))  # answer | opt_out | recheck
+    at: Mapped[datetime]
+    day: Mapped[date] = mapped_column(Date)  # UTC day of `at`: grouped without dialect functions
+    automated: Mapped[bool]
+    reasons: Mapped[str] = mapped_column(String(300))  # comma-separated reason codes
+
+    __table_args__ = (
+        Index("ix_feedback_clicks_day_connector_id", "day", "connector_id"),
+        Index("ix_feedback_clicks_request_id", "request_id"),
+    )

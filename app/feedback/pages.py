@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import utcnow
 from app.config import Settings
-from app.db import insert_ignore
-from app.feedback import answers, i18n, service, web
-from app.feedback.models import FeedbackRequest, OpenKind, OptOut
+from app.feedback import answers, i18n, optouts, web
+from app.feedback.models import FeedbackRequest, OpenKind
 from app.feedback.render import render
 from app.feedback.scales import (
     LOST_TIME_MINUTES,
@@ -50,7 +49,12 @@ async def show(request: Request, session: AsyncSession, token: str, settings: Se
     factors = await answers.response_factors(session, counted.id) if counted else []
     ticket = await session.get(Ticket, fb.ticket_id)
     lang = web.locale_for(request, fb, settings)
-    context = _context(request, fb, ticket, lang, chosen, counted, factors, settings, token)
+    # After a plain form post that was not counted (no script), the page says so and offers
+    # the confirm button; with script, page.js shows the same notice from the JSON answer.
+    held = _int(request.query_params.get("unconfirmed"))
+    if held not in scale.scores or (counted is not None and counted.score == held):
+        held = None
+    context = _context(request, fb, ticket, lang, chosen, counted, factors, settings, token, held)
     return web.secure(HTMLResponse(render("page.html", **context)))
 
 
@@ -64,10 +68,13 @@ def _context(
     factors: list[str],
     settings: Settings,
     token: str,
+    unconfirmed: int | None,
 ) -> dict[str, Any]:
     s = i18n.strings(lang)
     scale = SCALES[fb.scale]
     selected = chosen if chosen is not None else (counted.score if counted else None)
+    if unconfirmed is not None:
+        selected = unconfirmed
     band = scale.band(selected) if selected is not None else None
     offered = set(offered_factors(band)) if band else set()
     path = f"/f/{token}"
@@ -86,6 +93,8 @@ def _context(
         "post_url": path,
         "trap_url": f"{path}/go",
         "opt_out_url": f"{path}/opt-out?{urlencode({'lang': lang})}",
+        "view": web.stamp(token, settings),
+        "unconfirmed": unconfirmed,
         "pending": chosen if chosen is not None else "",
         "counted": counted is not None,
         "selected": selected,
@@ -125,25 +134,29 @@ async def submit(
 ) -> Response:
     now = utcnow()
     fb = await answers.request_by_token(session, token, now=now)
-    answer, click = await web.parse_answer(request)
-    response = await answers.record_response(
+    answer, click = await web.parse_answer(request, token, settings)
+    saved = await answers.record_response(
         session, request=fb, answer=answer, click=click, settings=settings, now=now
     )
     lang = answer.locale or web.locale_for(request, fb, settings)
+    response = saved.response
     if not web.wants_json(request):
-        return RedirectResponse(f"/f/{token}?{urlencode({'lang': lang})}", status_code=303)
+        query = {"lang": lang}
+        if not saved.counted and answer.score is not None:
+            query["unconfirmed"] = str(answer.score)
+        return RedirectResponse(f"/f/{token}?{urlencode(query)}", status_code=303)
     scale = SCALES[fb.scale]
-    counted = not response.automated
-    factors = await answers.response_factors(session, response.id) if counted else []
+    on_record = not response.automated  # what is counted now (maybe an earlier answer)
+    factors = await answers.response_factors(session, response.id) if on_record else []
     return web.json_answer(
         {
-            "score": response.score if counted else None,
+            "score": response.score if on_record else None,
             "scale": fb.scale,
             "factors": factors,
-            "lost_time": response.lost_time if counted else None,
-            "comment": response.comment if counted else None,
-            "counted": counted,
-            "offered_factors": list(offered_factors(scale.band(response.score))),
+            "lost_time": response.lost_time if on_record else None,
+            "comment": response.comment if on_record else None,
+            "counted": saved.counted,
+            "offered_factors": list(offered_factors(scale.band(answer.score or response.score))),
         }
     )
 
@@ -190,42 +203,47 @@ async def _log_open(
 async def opt_out_form(
     request: Request, session: AsyncSession, token: str, settings: Settings
 ) -> Response:
-    fb = await answers.request_by_token(session, token, now=utcnow(), allow_closed=True)
-    lang = web.locale_for(request, fb, settings)
-    s = i18n.strings(lang)
-    html = render("optout.html", lang=lang, s=s, action=f"/f/{token}/opt-out", done=False)
-    return web.secure(HTMLResponse(html))
+    """Ask first (a GET never changes anything); the fetch is kept as evidence."""
+    now = utcnow()
+    fb = await answers.request_by_token(session, token, now=now, allow_closed=True)
+    if request.method == "GET":
+        await _log_open(request, session, fb, OpenKind.opt_out, settings)
+    state = await optouts.state(session, fb)
+    return _opt_out_page(request, fb, token, settings, state)
 
 
 async def opt_out(
     request: Request, session: AsyncSession, token: str, settings: Settings
 ) -> Response:
-    """RFC 8058 one-click unsubscribe (mail providers) or the page's button (judged)."""
+    """RFC 8058 one-click unsubscribe (mail providers), or the page's button judged like an
+    answer; `action=undo` takes an opt-out back."""
     now = utcnow()
     fb = await answers.request_by_token(session, token, now=now, allow_closed=True)
     form = await request.form()
-    one_click = form.get("List-Unsubscribe") == "One-Click"
-    key = fb.requester_key
-    if key is None and fb.recipient_email:
-        key = service.email_key(fb.recipient_email)
-    automated = False
-    if not one_click:
-        automated, _ = await answers.judge_click(
-            session,
-            fb,
-            user_agent=request.headers.get("user-agent"),
-            client_hash=web.client_hash(request),
-            settings=settings,
-            now=now,
-        )
-    if key and not automated:
-        source = "list-unsubscribe" if one_click else "link"
-        await insert_ignore(session, OptOut, requester_key=key, created_at=now, source=source)
-    if one_click:
+    if form.get("List-Unsubscribe") == "One-Click" and not request.headers.get("sec-fetch-site"):
+        # Mail providers post this server to server (RFC 8058), never from a page.
+        await optouts.one_click(session, fb, headers=dict(request.headers), now=now)
         return Response(status_code=200)
+    signals = web.json_dict(form.get("signals"))
+    click = web.click_of(request, token, settings, signals, form.get("view"), form.get("confirm"))
+    undo = form.get("action") == "undo"
+    state = await optouts.press(session, fb, click=click, undo=undo, settings=settings, now=now)
+    return _opt_out_page(request, fb, token, settings, state)
+
+
+def _opt_out_page(
+    request: Request, fb: FeedbackRequest, token: str, settings: Settings, state: str
+) -> Response:
     lang = web.locale_for(request, fb, settings)
     s = i18n.strings(lang)
-    html = render("optout.html", lang=lang, s=s, action="", done=True)
+    html = render(
+        "optout.html",
+        lang=lang,
+        s=s,
+        action=f"/f/{token}/opt-out?{urlencode({'lang': lang})}",
+        state=state,
+        view=web.stamp(token, settings),
+    )
     return web.secure(HTMLResponse(html))
 
 

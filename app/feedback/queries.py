@@ -5,16 +5,22 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.feedback.models import FeedbackRequest, Response, ResponseFactor
+from app.feedback.models import FeedbackClick, FeedbackRequest, OptOut, Response, ResponseFactor
 from app.feedback.scales import SCALES
-from app.feedback.schemas import FeedbackRequestRead, ResponseRead
+from app.feedback.schemas import (
+    FeedbackRequestRead,
+    OptOutRead,
+    ResponseRead,
+    ScannerCount,
+    ScannerStats,
+)
 from app.feedback.service import FeedbackRequestNotFound, email_key, links_for
 from app.pagination import paginate
 
@@ -138,3 +144,65 @@ async def get_response_read(session: AsyncSession, response_id: uuid.UUID) -> Re
 
 class ResponseNotFound(FeedbackRequestNotFound):
     type, title = "feedback-response-not-found", "Response not found"
+
+
+async def list_opt_outs(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    requester: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[OptOutRead], str | None]:
+    stmt = select(OptOut)
+    if status:
+        stmt = stmt.where(OptOut.status == status)
+    if requester:
+        stmt = stmt.where(OptOut.requester_key.in_((requester, email_key(requester))))
+    rows, next_cursor = await paginate(
+        session,
+        stmt,
+        time_col=OptOut.created_at,
+        id_col=OptOut.requester_key,
+        cursor=cursor,
+        limit=limit,
+    )
+    return [OptOutRead.model_validate(r) for r in rows], next_cursor
+
+
+async def scanner_stats(
+    session: AsyncSession, *, connector_id: uuid.UUID | None, day_from: date, day_to: date
+) -> ScannerStats:
+    """Judged clicks in [day_from, day_to], grouped in SQL by connector, day and reason list."""
+    stmt = (
+        select(
+            FeedbackClick.connector_id,
+            FeedbackClick.day,
+            FeedbackClick.automated,
+            FeedbackClick.reasons,
+            func.count(),
+        )
+        .where(FeedbackClick.day >= day_from, FeedbackClick.day <= day_to)
+        .group_by(
+            FeedbackClick.connector_id,
+            FeedbackClick.day,
+            FeedbackClick.automated,
+            FeedbackClick.reasons,
+        )
+    )
+    if connector_id:
+        stmt = stmt.where(FeedbackClick.connector_id == connector_id)
+    counts: dict[tuple[uuid.UUID, date, str], int] = defaultdict(int)
+    totals = {True: 0, False: 0}
+    for connector, day, automated, reasons, n in await session.execute(stmt):
+        totals[bool(automated)] += n
+        if automated:
+            for reason in filter(None, reasons.split(",")):
+                counts[(connector, day, reason)] += n
+    items = [
+        ScannerCount(connector_id=c, day=d, reason=r, clicks=n)
+        for (c, d, r), n in sorted(
+            counts.items(), key=lambda kv: (kv[0][1], str(kv[0][0]), kv[0][2])
+        )
+    ]
+    return ScannerStats(items=items, automated=totals[True], counted=totals[False])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -17,7 +17,7 @@ from app.db import SessionDep
 from app.errors import RateLimited
 from app.feedback import pages, queries, render, service, web
 from app.feedback.answers import FeedbackExpired, FeedbackLinkUnknown, InvalidAnswer
-from app.feedback.schemas import FeedbackRequestRead, ResponseRead
+from app.feedback.schemas import FeedbackRequestRead, OptOutRead, ResponseRead, ScannerStats
 from app.pagination import Page
 
 router = APIRouter(tags=["feedback"])  # admin routes under /api/v1
@@ -109,6 +109,43 @@ async def list_responses(
 async def get_response(response_id: uuid.UUID, session: SessionDep, _: ReadKey) -> ResponseRead:
     """Get one response with its factors and the scanner evidence."""
     return await queries.get_response_read(session, response_id)
+
+
+@router.get("/feedback/opt-outs", response_model=Page[OptOutRead])
+async def list_opt_outs(
+    session: SessionDep,
+    _: ReadKey,
+    status: Literal["applied", "automated", "undone"] | None = None,
+    requester: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> Page[OptOutRead]:
+    """List opt-outs with the evidence of the press that decided each; `status=automated`
+    lists suspected scanners' opt-outs, kept and not applied."""
+    rows, next_cursor = await queries.list_opt_outs(
+        session, status=status, requester=requester, cursor=cursor, limit=limit
+    )
+    return Page[OptOutRead](items=rows, next_cursor=next_cursor)
+
+
+@router.get("/feedback/scanner-stats", response_model=ScannerStats)
+async def scanner_stats(
+    session: SessionDep,
+    _: ReadKey,
+    connector_id: uuid.UUID | None = None,
+    day_from: date | None = Query(
+        None, alias="from", description="First UTC day (default: 29 days ago)"
+    ),
+    day_to: date | None = Query(None, alias="to", description="Last UTC day (default: today)"),
+) -> ScannerStats:
+    """Clicks judged automated by connector, UTC day and reason, to judge a change of rules."""
+    today = utcnow().date()
+    return await queries.scanner_stats(
+        session,
+        connector_id=connector_id,
+        day_from=day_from or today - timedelta(days=29),
+        day_to=day_to or today,
+    )
 
 
 # --- public page -------------------------------------------------------------------------

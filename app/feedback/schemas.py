@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -79,3 +79,33 @@ class AnswerRead(BaseModel):
     comment: str | None
     counted: bool = Field(description="False while no response or the click looked automated")
     offered_factors: list[str]
+
+
+class OptOutRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    requester_key: str
+    status: str = Field(
+        description="`applied` (no more requests), `automated` (a suspected scanner's opt-out, "
+        "kept as evidence and not applied) or `undone` (taken back on the page)"
+    )
+    source: str = Field(description="`link` (the page's button) or `list-unsubscribe` (RFC 8058)")
+    request_id: uuid.UUID | None
+    evidence: dict[str, Any] | None = Field(description="The judged press that decided it")
+    created_at: datetime
+    updated_at: datetime | None
+
+
+class ScannerCount(BaseModel):
+    connector_id: uuid.UUID
+    day: date
+    reason: str = Field(description="A reason code of the scanner judgement (README)")
+    clicks: int = Field(description="Clicks judged automated that day with this reason")
+
+
+class ScannerStats(BaseModel):
+    """Automated clicks by connector, day and reason; a click with two reasons counts in both."""
+
+    items: list[ScannerCount]
+    automated: int = Field(description="Clicks judged automated in the period")
+    counted: int = Field(description="Clicks judged to be a person's in the period")

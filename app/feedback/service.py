@@ -13,7 +13,7 @@ from app.config import Settings
 from app.db import insert_ignore
 from app.errors import Conflict, NotFound
 from app.feedback import i18n, rules
-from app.feedback.models import FeedbackRequest, OptOut, RequestStatus
+from app.feedback.models import FeedbackRequest, OptOut, OptOutStatus, RequestStatus
 from app.feedback.scales import SCALES
 from app.feedback.schemas import SendEmail
 from app.feedback.tokens import token_for, token_hash
@@ -177,7 +177,9 @@ async def _suppression_reason(
 
 
 async def is_opted_out(session: AsyncSession, key: str) -> bool:
-    return await session.get(OptOut, key) is not None
+    """Only an applied opt-out counts: a suspected scanner's one is evidence, not a choice."""
+    row = await session.get(OptOut, key)
+    return row is not None and row.status == OptOutStatus.applied
 
 
 async def _start_delivery(

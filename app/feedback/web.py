@@ -10,14 +10,15 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import FormData
 
+from app.clock import utcnow
 from app.config import Settings
 from app.errors import RateLimited, Unprocessable
-from app.feedback import i18n, rules
+from app.feedback import i18n, judgement, rules
 from app.feedback.answers import Answer, Click, FeedbackExpired, FeedbackLinkUnknown, InvalidAnswer
 from app.feedback.models import FeedbackRequest
 from app.feedback.ratelimit import SlidingWindow
 from app.feedback.render import render
-from app.feedback.tokens import token_hash
+from app.feedback.tokens import token_hash, view_of, view_stamp
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -105,9 +106,9 @@ def error_page(request: Request, exc: Exception, settings: Settings) -> Response
     return secure(response)
 
 
-async def parse_answer(request: Request) -> tuple[Answer, Click]:
+async def parse_answer(request: Request, token: str, settings: Settings) -> tuple[Answer, Click]:
     """The public contract: form fields or a JSON object, `score`, `factors`, `lost_time`,
-    `comment` (plus the page's `lang` and `signals`)."""
+    `comment` (plus the page's `lang`, `view`, `confirm` and `signals`)."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         try:
@@ -122,9 +123,10 @@ async def parse_answer(request: Request) -> tuple[Answer, Click]:
         signals = data.get("signals") if isinstance(data.get("signals"), dict) else {}
     else:
         form: FormData = await request.form()
-        data = {k: form.get(k) for k in ("score", "lost_time", "comment", "lang")}
+        fields = ("score", "lost_time", "comment", "lang", "view", "confirm")
+        data = {k: form.get(k) for k in fields}
         factors = form.getlist("factors") if "factors" in form else None
-        signals = _json_dict(form.get("signals"))
+        signals = json_dict(form.get("signals"))
     answer = Answer(
         score=_score(data.get("score")),
         factors=None if factors is None else [str(f) for f in factors if f],
@@ -132,15 +134,42 @@ async def parse_answer(request: Request) -> tuple[Answer, Click]:
         comment=_text(data.get("comment")),
         locale=rules.normalise_locale(_text(data.get("lang"))),
     )
-    names = ("accept-language", "sec-fetch-site", "origin")
+    click = click_of(request, token, settings, signals, data.get("view"), data.get("confirm"))
+    return answer, click
+
+
+def click_of(
+    request: Request,
+    token: str,
+    settings: Settings,
+    signals: dict[str, Any],
+    view: Any,
+    confirm: Any,
+) -> Click:
+    """The evidence of one POST: fetch metadata, the page's signals and its signed view."""
+    names = ("accept-language", "sec-fetch-site", "sec-fetch-user", "sec-fetch-mode", "origin")
     headers = {k: request.headers.get(k, "") for k in names}
-    click = Click(
+    secret = settings.secret_key.get_secret_value()
+    found = view_of(view if isinstance(view, str) else None, secret, token)
+    view_age_ms = None
+    # The view id comes from the signed stamp only: a client cannot claim another page's view.
+    signals = {**signals, "view": found[0] if found else None}
+    if found is not None:
+        view_age_ms = utcnow().timestamp() * 1000 - found[1]
+    return Click(
         user_agent=request.headers.get("user-agent"),
         headers=headers,
         signals=signals,
         client_hash=client_hash(request),
+        mode=judgement.mode_of(signals, confirm=confirm in ("1", "true", True)),
+        view_age_ms=view_age_ms,
     )
-    return answer, click
+
+
+def stamp(token: str, settings: Settings) -> str:
+    """A signed id for the page being rendered (forms and the script post it back)."""
+    now_ms = int(utcnow().timestamp() * 1000)
+    return view_stamp(settings.secret_key.get_secret_value(), token, now_ms)
 
 
 def _score(value: Any) -> int | None:
@@ -166,7 +195,7 @@ def _text(value: Any) -> str | None:
     return value
 
 
-def _json_dict(value: Any) -> dict[str, Any]:
+def json_dict(value: Any) -> dict[str, Any]:
     try:
         parsed = json.loads(value) if isinstance(value, str) else {}
     except ValueError:

@@ -95,8 +95,9 @@ async def make_request(
     sent: bool = True,
     **ticket_fields: Any,
 ) -> tuple[FeedbackRequest, dict[str, str]]:
-    """A request for a fresh ticket; `sent` marks it delivered (as the e-mail job would)."""
-    now = now or utcnow()
+    """A request for a fresh ticket; `sent` marks it delivered (as the e-mail job would), an
+    hour ago by default: sooner one-click answers are too soon to be a person's."""
+    now = now or utcnow() - timedelta(hours=1)
     connector = await make_connector(session, channel=channel)
     ticket = await make_ticket(session, connector, **ticket_fields)
     outcome = await service.create_request(

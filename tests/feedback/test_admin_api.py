@@ -65,9 +65,10 @@ async def test_list_and_get_responses(
     scanned, _ = await make_request(session, settings)
     now = utcnow()
     answer = Answer(score=3, factors=["slow", "fast"], lost_time="gt_1d")
-    response = await record_response(
+    saved = await record_response(
         session, request=fb, answer=answer, click=HUMAN, settings=settings, now=now
     )
+    response = saved.response
     await record_response(
         session,
         request=scanned,

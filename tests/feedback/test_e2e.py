@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import output_dir
 from tests.feedback.conftest import DESKTOP_UA, SmtpServer, html_links, score_links
-from tests.feedback.live import live_overrides, resolve_ticket, text_part
-from tests.support.browser import chromium
+from tests.feedback.live import browser, live_overrides, resolve_ticket, text_part
 
 PAGE_HEADERS = {"user-agent": DESKTOP_UA, "accept-language": "en-GB,en;q=0.9"}
 
@@ -22,6 +21,7 @@ async def test_resolved_webhook_sends_one_email_whose_link_records_the_score(
 ) -> None:
     with live_server_factory(**live_overrides(smtp_server)) as srv:
         scenario = await resolve_ticket(committed, pg_url, srv.url, smtp_server, locale="de")
+        await scenario.later()  # the person reads the mail an hour after it was sent
         assert await scenario.drain() == 0  # nothing left: the mail is not sent twice
         (message,) = smtp_server.inbox.messages
         assert scenario.email in message["To"]
@@ -70,10 +70,11 @@ async def test_chromium_opens_the_mail_link_and_saves_every_answer(
 ) -> None:
     with live_server_factory(**live_overrides(smtp_server)) as srv:
         scenario = await resolve_ticket(committed, pg_url, srv.url, smtp_server, locale="de")
+        await scenario.later()
         (message,) = smtp_server.inbox.messages
         link = score_links(message)["9"]
-        async with chromium(user_agent=DESKTOP_UA) as browser:
-            page = await browser.new_page()
+        async with browser(user_agent=DESKTOP_UA) as context:
+            page = await context.new_page()
             async with page.expect_response(lambda r: r.request.method == "POST") as first:
                 await page.goto(link)
                 await page.get_by_role("heading", name="Vielen Dank für Ihr Feedback!").wait_for()
@@ -127,13 +128,16 @@ async def test_chromium_opens_the_mail_link_and_saves_every_answer(
 async def test_without_javascript_the_plain_forms_save_everything(
     live_server_factory, committed: AsyncEngine, pg_url: str, smtp_server: SmtpServer
 ) -> None:
-    with live_server_factory(**live_overrides(smtp_server)) as srv:
+    # Scaled time: a person needs 0.2 s (not 0.8 s) to press after the page appears.
+    with live_server_factory(**live_overrides(smtp_server, scanner_min_action_ms=200)) as srv:
         scenario = await resolve_ticket(committed, pg_url, srv.url, smtp_server, locale="en")
+        await scenario.later()
         (message,) = smtp_server.inbox.messages
-        async with chromium(user_agent=DESKTOP_UA, java_script_enabled=False) as browser:
-            page = await browser.new_page()
+        async with browser(user_agent=DESKTOP_UA, java_script_enabled=False) as context:
+            page = await context.new_page()
             await page.goto(score_links(message)["2"])
             assert await scenario.response() is None  # no script: nothing recorded yet
+            await page.wait_for_timeout(300)  # the person reads the page first
             await page.get_by_role("button", name="Save my score").click()
             await page.get_by_role("heading", name="Thank you for your feedback!").wait_for()
             await page.get_by_label("Service was slow").check()

@@ -66,7 +66,12 @@ async def test_no_reminder_after_a_response_but_after_a_scanner_click(
     answered, _ = await make_request(session, settings, now=sent)
     scanned, _ = await make_request(session, settings, now=sent)
     await record_response(
-        session, request=answered, answer=Answer(score=8), click=HUMAN, settings=settings, now=sent
+        session,
+        request=answered,
+        answer=Answer(score=8),
+        click=HUMAN,
+        settings=settings,
+        now=sent + timedelta(minutes=5),
     )
     scanner = Click(user_agent="Mimecast URL scanner", headers={})
     await record_response(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from tests.feedback.conftest import BROWSER_HEADERS, SmtpServer, make_connector,
 
 async def test_one_click_and_send_once_on_sqlite(sqlite_url: str, smtp_server: SmtpServer) -> None:
     settings = make_settings(sqlite_url, smtp=smtp_server.settings())
+    sent = utcnow() - timedelta(hours=1)  # a person answers later than a scanner at delivery
     engine = create_engine(sqlite_url)
     sessions = make_sessionmaker(engine)
     try:
@@ -34,13 +36,13 @@ async def test_one_click_and_send_once_on_sqlite(sqlite_url: str, smtp_server: S
                 sampling_percent=100,
                 cycle="c1",
                 settings=settings,
-                now=utcnow(),
+                now=sent,
             )
             await s.commit()
         payload = SendEmail(request_id=outcome.request.id)
         for _ in range(2):
             async with sessions() as s:
-                await deliver(s, payload, settings=settings, now=utcnow(), last_attempt=False)
+                await deliver(s, payload, settings=settings, now=sent, last_attempt=False)
                 await s.commit()
         assert len(smtp_server.inbox.messages) == 1
 

@@ -1,8 +1,33 @@
-// The feedback page: records the score chosen in the mail after a short pause (mail scanners
-// that run scripts open every link at once; the server judges the evidence), then saves each
-// answer as it is given. Without this script the page's plain forms do the same.
+// The feedback page: records the score chosen in the mail after a short pause, then saves each
+// answer as it is given. Every post carries evidence for the server's scanner judgement (README,
+// "Mail scanners"): which kind of post it is, whether a trusted input event caused it, whether
+// the page was visible, and how long after the page (or the confirm button) appeared. The page
+// says "Saved" only when the server counted the answer; otherwise it says so and offers one
+// button to confirm. Without this script the page's plain forms do the same.
 (function () {
   "use strict";
+  var loadedAt = performance.now();
+  var lastInput = null;  // the latest click or key event: was it a person's (isTrusted)?
+  ["click", "keydown"].forEach(function (name) {
+    window.addEventListener(name, function (e) {
+      lastInput = { trusted: e.isTrusted, at: performance.now() };
+    }, { capture: true, passive: true });
+  });
+
+  // The opt-out page's plain forms: the press's evidence travels in a hidden field.
+  document.querySelectorAll("form.judged").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      var confirmed = !!form.querySelector("input[name=confirm]");
+      form.querySelector("input[name=signals]").value = JSON.stringify({
+        mode: confirmed ? "confirm" : "press",
+        trusted: !!(lastInput && lastInput.trusted),
+        visible: document.visibilityState === "visible",
+        since_ms: Math.round(performance.now() - loadedAt),
+        webdriver: !!navigator.webdriver
+      });
+    });
+  });
+
   var main = document.getElementById("main");
   if (!main) { return; }
   var d = main.dataset;
@@ -11,21 +36,32 @@
   var details = document.getElementById("details-form");
   var scoreForm = document.getElementById("score-form");
   var comment = document.getElementById("comment");
+  var notice = document.getElementById("uncounted");
+  var noticeText = document.getElementById("uncounted-text");
+  var confirmForm = document.getElementById("confirm-form");
+  var confirmScore = document.getElementById("confirm-score");
   var happyFrom = parseInt(d.happyFrom, 10);
   var neutralFrom = parseInt(d.neutralFrom, 10);
   var pending = d.pending === "" ? null : parseInt(d.pending, 10);
-  var recorded = pending === null;
-  var signals = { interacted: false, webdriver: !!navigator.webdriver, visible: document.visibilityState === "visible" };
+  var recorded = pending === null;  // is the score on screen the counted one?
+  var noticeAt = null;
+  var pressed = { score: {}, lost: {} };  // options pressed on this page, per question
   var chain = Promise.resolve();
 
-  ["pointerdown", "keydown", "touchstart"].forEach(function (name) {
-    window.addEventListener(name, function (e) { if (e.isTrusted) { signals.interacted = true; } }, { capture: true, passive: true });
-  });
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") { signals.visible = true; }
-  });
-
   function say(text) { if (statusEl) { statusEl.textContent = text; } }
+
+  function count(map) { return Object.keys(map).length; }
+
+  function signals(mode, since) {
+    return {
+      mode: mode,
+      trusted: mode === "auto" ? null : !!(lastInput && lastInput.trusted),
+      visible: document.visibilityState === "visible",
+      since_ms: Math.round(since),
+      webdriver: !!navigator.webdriver,
+      options: Math.max(count(pressed.score), count(pressed.lost))
+    };
+  }
 
   function band(score) {
     if (score >= happyFrom) { return "happy"; }
@@ -47,12 +83,27 @@
     var hidden = document.getElementById("details-score");
     if (hidden) { hidden.value = String(score); }
     details.hidden = false;
-    thanks.hidden = false;
   }
 
-  function post(fields) {
+  function showCounted() {
+    notice.hidden = true;
+    thanks.hidden = false;
+    say(d.saved);
+  }
+
+  function showNotCounted(score) {
+    noticeText.textContent = d.notCounted.replace("{score}", String(score));
+    confirmScore.value = String(score);
+    thanks.hidden = true;
+    if (notice.hidden) { noticeAt = performance.now(); }
+    notice.hidden = false;
+    say(d.uncounted);
+  }
+
+  function post(fields, evidence) {
     var body = new URLSearchParams();
     if (!recorded && pending !== null && fields.score === undefined) { fields.score = pending; }
+    var score = fields.score;
     Object.keys(fields).forEach(function (key) {
       var value = fields[key];
       if (Array.isArray(value)) {
@@ -63,7 +114,8 @@
       }
     });
     body.append("lang", d.lang);
-    body.append("signals", JSON.stringify(signals));
+    body.append("view", d.view);
+    body.append("signals", JSON.stringify(evidence));
     chain = chain.then(function () {
       say(d.saving);
       return fetch(d.post, {
@@ -73,16 +125,33 @@
         credentials: "same-origin"
       }).then(function (r) {
         if (!r.ok) { throw new Error(String(r.status)); }
-        if (fields.score !== undefined) { recorded = true; }
-        say(d.saved);
         return r.json();
+      }).then(function (answer) {
+        if (answer.counted) {
+          if (score !== undefined) { recorded = true; }
+          showCounted();
+        } else {
+          recorded = false;
+          showNotCounted(score !== undefined ? score : pending);
+        }
+        return answer;
       }).catch(function () { say(d.failed); });
     });
     return chain;
   }
 
+  function press(fields) { post(fields, signals("press", performance.now() - loadedAt)); }
+
   function checkedFactors() {
     return Array.prototype.map.call(details.querySelectorAll("input[name=factors]:checked"), function (i) { return i.value; });
+  }
+
+  function allDetails(fields) {
+    var lost = details.querySelector("input[name=lost_time]:checked");
+    fields.factors = checkedFactors();
+    fields.comment = comment.value;
+    if (lost) { fields.lost_time = lost.value; }
+    return fields;
   }
 
   scoreForm.addEventListener("submit", function (e) {
@@ -90,41 +159,57 @@
     var button = e.submitter;
     if (!button || !button.value) { return; }
     var score = parseInt(button.value, 10);
+    pressed.score[score] = true;
     pending = score;
+    recorded = false;
     showScore(score);
-    post({ score: score, factors: checkedFactors() });
+    press({ score: score, factors: checkedFactors() });
+  });
+
+  confirmForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var score = parseInt(confirmScore.value, 10);
+    if (isNaN(score)) { return; }
+    pending = score;
+    var since = noticeAt === null ? performance.now() - loadedAt : performance.now() - noticeAt;
+    post(allDetails({ score: score }), signals("confirm", since));
   });
 
   details.addEventListener("change", function (e) {
     var t = e.target;
-    if (t.name === "factors") { post({ factors: checkedFactors() }); }
-    else if (t.name === "lost_time") { post({ lost_time: t.value }); }
-    else if (t === comment) { post({ comment: comment.value }); }
+    if (t.name === "factors") { press({ factors: checkedFactors() }); }
+    else if (t.name === "lost_time") { pressed.lost[t.value] = true; press({ lost_time: t.value }); }
+    else if (t === comment) { press({ comment: comment.value }); }
   });
 
   var typing = null;
   comment.addEventListener("input", function () {
     clearTimeout(typing);
-    typing = setTimeout(function () { post({ comment: comment.value }); }, 1200);
+    typing = setTimeout(function () { press({ comment: comment.value }); }, 1200);
   });
 
   details.addEventListener("submit", function (e) {
     e.preventDefault();
     clearTimeout(typing);
-    var lost = details.querySelector("input[name=lost_time]:checked");
-    var fields = { factors: checkedFactors(), comment: comment.value };
-    if (lost) { fields.lost_time = lost.value; }
+    var fields = allDetails({});
     if (pending !== null) { fields.score = pending; }
-    post(fields);
+    press(fields);
   });
 
-  if (pending !== null) {
+  if (d.unconfirmed !== "") {  // a plain form post was not counted: the notice is on screen
+    pending = parseInt(d.unconfirmed, 10);
+    recorded = false;
+    noticeAt = loadedAt;
+  }
+
+  if (pending !== null && d.unconfirmed === "") {
     showScore(pending);
     // The one click from the mail is recorded after a pause: long enough for a scanner's
     // other fetches of the same mail to arrive first, short enough for a person.
+    var dwell = parseInt(d.dwell, 10) || 0;
     setTimeout(function () {
-      if (recorded) { return; }
-      post({ score: pending }).then(function () {
+      if (recorded || count(pressed.score) > 0) { return; }  // the person already chose
+      post({ score: pending }, signals("auto", dwell)).then(function () {
         var url = new URL(window.location.href);
         url.searchParams.delete("s");
         window.history.replaceState(null, "", url.pathname + url.search);
@@ -134,6 +219,6 @@
           a.href = link.pathname + link.search;
         });
       });
-    }, parseInt(d.dwell, 10) || 0);
+    }, dwell);
   }
 })();
