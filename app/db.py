@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app.db_errors import check_parameters
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -77,6 +79,12 @@ class Timestamps:
     )
 
 
+# A request waits this long for a pooled connection, and a new connection this long for the
+# server, before it answers 503 (asyncpg's own connect timeout is a minute).
+POOL_TIMEOUT_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     # hide_parameters: a database error must never print values (secrets, e-mails) into logs.
     if url.startswith("sqlite"):
@@ -97,10 +105,19 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         def _sqlite_begin(conn: Any) -> None:
             conn.exec_driver_sql("BEGIN")
 
+        event.listen(engine.sync_engine, "before_cursor_execute", check_parameters)
         return engine
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+        hide_parameters=True,
     )
+    event.listen(engine.sync_engine, "before_cursor_execute", check_parameters)
+    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -10,6 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import db_errors
+from app.inputs import MESSAGES
+
 PROBLEM_BASE = "https://xpulse.dev/problems/"
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("xpulse.errors")
@@ -57,6 +60,10 @@ class RateLimited(AppError):
     status, type, title = 429, "rate-limited", "Too many requests"
 
 
+# How long a client is told to wait while the database is unreachable.
+RETRY_AFTER_SECONDS = 5
+
+
 def problem(
     status: int,
     type_: str,
@@ -87,6 +94,38 @@ _HTTP_TYPES = {
 }
 
 
+def validation_problem(request: Request | None, errors: list[dict[str, str]]) -> JSONResponse:
+    """422 naming each bad field: `errors` holds {field, message, type}."""
+    fields = ", ".join(e["field"] for e in errors) or "request"
+    return problem(
+        422, "validation-error", "Invalid request", f"Invalid: {fields}", request, errors=errors
+    )
+
+
+def unexpected_error(request: Request, exc: BaseException) -> JSONResponse:
+    """The answer to an exception no handler took: 503 while the database is unreachable (the
+    client should retry; a 500 would say "bug"), 422 for a value the database cannot store,
+    otherwise 500. Called by ObservabilityMiddleware, so the answer still carries the request
+    id and the connection stays open."""
+    if db_errors.is_unavailable(exc):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return problem(
+            503,
+            "database-unavailable",
+            "Service unavailable",
+            "The database cannot be reached; try again shortly",
+            request,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    if bad := db_errors.unstorable(exc):
+        message = MESSAGES.get(bad.kind, "The value cannot be stored")
+        return validation_problem(
+            request, [{"field": bad.column, "message": message, "type": bad.kind}]
+        )
+    log.error("unhandled error", exc_info=exc)
+    return problem(500, "internal", "Internal error", "An unexpected error occurred", request)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -104,17 +143,14 @@ def install_error_handlers(app: FastAPI) -> None:
             }
             for err in exc.errors()
         ]
-        fields = ", ".join(e["field"] for e in errors) or "request"
-        return problem(
-            422, "validation-error", "Invalid request", f"Invalid: {fields}", request, errors=errors
-        )
+        return validation_problem(request, errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         type_, title = _HTTP_TYPES.get(exc.status_code, ("http-error", "HTTP error"))
-        return problem(exc.status_code, type_, title, str(exc.detail), request)
+        # exc.headers carries Allow on a 405 (RFC 9110 §15.5.6).
+        return problem(exc.status_code, type_, title, str(exc.detail), request, headers=exc.headers)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return problem(500, "internal", "Internal error", "An unexpected error occurred", request)
+    # No handler for Exception here: Starlette runs that one outside every middleware and
+    # re-raises afterwards, which made uvicorn drop the keep-alive connection and left the
+    # answer without X-Request-ID. ObservabilityMiddleware calls unexpected_error instead.

@@ -19,8 +19,9 @@ from app.http import make_http_client
 from app.jobs.ticker import start_ticker
 from app.jobs.worker import Worker
 from app.logs import configure_logging
-from app.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from app.middleware import BodyLimitMiddleware, InputGuardMiddleware, ObservabilityMiddleware
 from app.migrate import head_revision
+from app.openapi import install_openapi
 from app.scoring.routes import public_router as dashboard
 
 DESCRIPTION = """
@@ -78,6 +79,9 @@ def create_app(settings: Settings | None = None, *, start_ticker_: bool | None =
     app.state.settings = settings
     app.state.head_revision = head_revision()
     install_error_handlers(app)
+    # The last added runs first: request id and error answers, then the size cap, then the
+    # input guard (which reads capped bodies).
+    app.add_middleware(InputGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(health.router)
@@ -85,6 +89,7 @@ def create_app(settings: Settings | None = None, *, start_ticker_: bool | None =
     app.include_router(webhooks)
     app.include_router(feedback_pages)
     app.include_router(dashboard)
+    install_openapi(app)
     return app
 
 

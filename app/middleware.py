@@ -1,18 +1,19 @@
-"""ASGI middleware: request id + access log + Prometheus metrics, and the body size cap."""
+"""ASGI middleware: request id, access log, metrics and the last word on errors; the body size
+cap; the input guard."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
-from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_BASE
+from app import inputs
+from app.errors import problem, unexpected_error, validation_problem
 from app.logs import request_id_var
 
 log = logging.getLogger("xpulse.http")
@@ -43,15 +44,32 @@ class ObservabilityMiddleware:
         status = 500
         start = time.perf_counter()
 
+        started = finished = False
+
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started, finished
             if message["type"] == "http.response.start":
+                started = True
                 status = message["status"]
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                finished = True
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            # Answered here rather than re-raised, so the server keeps the connection open.
+            # A response cut off mid-stream cannot be mended: re-raising makes the server close
+            # the connection, which tells the client the body is incomplete.
+            if not started:
+                response = unexpected_error(Request(scope), exc)
+                await response(scope, receive, send_wrapper)
+            elif not finished:
+                log.error("error after the response started", exc_info=exc)
+                raise
+            else:
+                log.error("error after the response was sent", exc_info=exc)
         finally:
             elapsed = time.perf_counter() - start
             # The route template, not the raw path, keeps label cardinality bounded.
@@ -84,7 +102,9 @@ class BodyLimitMiddleware:
             return
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._reject(scope, send)
+            detail = f"The body exceeds {self.max_bytes} bytes"
+            response = problem(413, "payload-too-large", "Request body too large", detail)
+            await response(scope, receive, send)
             return
         seen = 0
 
@@ -100,23 +120,80 @@ class BodyLimitMiddleware:
 
         await self.app(scope, limited_receive, send)
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
-        body: dict[str, Any] = {
-            "type": PROBLEM_BASE + "payload-too-large",
-            "title": "Request body too large",
-            "status": 413,
-            "detail": f"The body exceeds {self.max_bytes} bytes",
-            "instance": scope.get("path", ""),
-        }
-        raw = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(raw)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": raw})
+
+class InputGuardMiddleware:
+    """422 naming the field for text no database can store (NUL, a lone surrogate) in the path,
+    the query or a JSON or form body, and for JSON nested too deep, before a route or FastAPI
+    parses anything (a 10,000-level body made json.loads recurse into a 500). Bodies of
+    `raw_body_prefixes` (webhooks) are not checked: they are kept as sent, and the connector
+    cleans what it takes from them (app/tickets/schemas.py)."""
+
+    def __init__(self, app: ASGIApp, raw_body_prefixes: tuple[str, ...] = ("/webhooks/",)) -> None:
+        self.app = app
+        self.raw_body_prefixes = raw_body_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        bad = _check_target(scope)
+        kind = None if bad else self._body_kind(scope)
+        if kind is not None:
+            try:
+                body, last = await _read_body(receive)
+            except HTTPException as exc:  # the body cap (BodyLimitMiddleware) while reading
+                await problem(
+                    exc.status_code, "payload-too-large", "Request body too large", exc.detail
+                )(scope, receive, send)
+                return
+            bad = inputs.check_json(body) if kind == "json" else inputs.check_urlencoded(body, "")
+            receive = _replay(body, last, receive)
+        if bad is not None:
+            error = {"field": bad.field, "message": bad.message, "type": bad.type}
+            await validation_problem(Request(scope), [error])(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _body_kind(self, scope: Scope) -> str | None:
+        if scope["method"] in ("GET", "HEAD", "OPTIONS") or scope["path"].startswith(
+            self.raw_body_prefixes
+        ):
+            return None
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+        media = content_type.split(b";", 1)[0].strip().lower()
+        if media == b"application/x-www-form-urlencoded":
+            return "form"
+        # FastAPI reads a body without a content type as JSON.
+        if not media or media == b"application/json" or media.endswith(b"+json"):
+            return "json"
+        return None  # multipart and others: the database guard (app/db_errors.py) still holds
+
+
+def _check_target(scope: Scope) -> inputs.BadInput | None:
+    if kind := inputs.text_problem(scope["path"]):
+        return inputs.BadInput("path", inputs.MESSAGES[kind], kind)
+    return inputs.check_urlencoded(scope.get("query_string") or b"", "query.")
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Message | None]:
+    """The whole body, and the disconnect message if the client left while sending it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), message
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks), None
+
+
+def _replay(body: bytes, last: Message | None, receive: Receive) -> Receive:
+    """A receive() that hands the app the body already read, then carries on as before."""
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+    if last is not None:
+        pending.append(last)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay

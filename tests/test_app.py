@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import uuid
 
 import httpx
 import pytest
@@ -14,8 +15,19 @@ from app.auth import service as auth_service
 from app.auth.models import ApiKey, Scope
 from app.clock import utcnow
 from app.db import get_session, make_sessionmaker
+from app.feedback.tokens import token_for
+from app.main import create_app
 
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+async def admin_key_plain(committed: AsyncEngine) -> str:
+    """An admin key committed for a live server (the `committed` fixture truncates after)."""
+    async with make_sessionmaker(committed)() as s:
+        _, plain = await auth_service.create_key(s, name="live", scope=Scope.admin, now=utcnow())
+        await s.commit()
+    return plain
 
 
 async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
@@ -154,26 +166,37 @@ async def test_unknown_path_is_404_problem(client: httpx.AsyncClient) -> None:
     assert response.headers["content-type"] == PROBLEM
 
 
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [(ConnectionError("connection lost during COMMIT"), 503), (RuntimeError("a bug"), 500)],
+)
 async def test_a_failed_commit_answers_5xx_not_2xx(
-    app: FastAPI, client: httpx.AsyncClient, committed: AsyncEngine
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    committed: AsyncEngine,
+    failure: Exception,
+    status: int,
 ) -> None:
     """The real get_session commits before the answer (scope="function"): a failed commit
-    reaches the client as a 5xx problem, never as the handler's 201."""
+    reaches the client as a 5xx problem, never as the handler's 201; a lost connection is a
+    503 to retry, anything else a 500."""
     async with make_sessionmaker(committed)() as s:
         _, plain = await auth_service.create_key(s, name="real", scope=Scope.admin, now=utcnow())
         await s.commit()
 
     class FailingCommit(AsyncSession):
         async def commit(self) -> None:
-            raise ConnectionError("connection lost during COMMIT")
+            raise failure
 
     app.state.sessionmaker = lambda: FailingCommit(bind=committed, expire_on_commit=False)
     del app.dependency_overrides[get_session]  # the real dependency, as in production
     response = await client.post(
         "/api/v1/api-keys", json={"name": "lost"}, headers={"Authorization": f"Bearer {plain}"}
     )
-    assert response.status_code == 500
+    assert response.status_code == status
     assert response.headers["content-type"] == PROBLEM
+    assert response.headers["x-request-id"]
+    assert ("retry-after" in response.headers) == (status == 503)
     async with make_sessionmaker(committed)() as s:
         assert await s.scalar(select(ApiKey).where(ApiKey.name == "lost")) is None
 
@@ -240,3 +263,99 @@ async def test_startup_freezes_its_objects_out_of_the_collector(settings) -> Non
     async with application.router.lifespan_context(application):
         assert gc.get_freeze_count() > 10_000
     assert gc.get_freeze_count() == 0
+
+
+# --- a real server: errors never cost the keep-alive connection ---------------------------
+
+
+def _keep_alive_exchange(base_url: str, requests: list[tuple]) -> list[tuple[int, dict]]:
+    """Send every request on ONE connection; each answer's status and headers. Fails if the
+    server closed the connection (http.client would otherwise reconnect silently)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    answers = []
+    try:
+        conn.connect()
+        sock = conn.sock
+        for method, path, body, headers in requests:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            assert conn.sock is sock, f"{method} {path}: the connection was replaced"
+            assert not response.will_close, f"{method} {path}: the server closes the connection"
+            answers.append((response.status, {k.lower(): v for k, v in response.getheaders()}))
+    finally:
+        conn.close()
+    return answers
+
+
+def test_after_any_error_the_same_connection_serves_the_next_request(
+    pg_url: str, admin_key_plain: str
+) -> None:
+    """A bug (500), a NUL (422), an unknown path (404), a wrong method (405), a body over the
+    cap (413), each followed by /healthz on the same keep-alive connection; every answer has
+    X-Request-ID, the 405 has Allow."""
+    from tests.conftest import LiveServer, make_settings
+
+    def build(url: str) -> FastAPI:
+        application = create_app(make_settings(pg_url, public_url=url), start_ticker_=False)
+
+        @application.get("/test/bug", include_in_schema=False)
+        async def bug() -> None:
+            raise RuntimeError("a bug")
+
+        return application
+
+    auth = {"Authorization": f"Bearer {admin_key_plain}"}
+    json_type = {**auth, "Content-Type": "application/json"}
+    errors = [
+        ("GET", "/test/bug", None, {}),
+        ("GET", "/api/v1/scores?service=a%00b", None, auth),
+        ("GET", "/nope", None, {}),
+        ("PUT", "/healthz", None, {}),
+        ("POST", "/api/v1/api-keys", b"x" * 1_100_000, json_type),
+        ("POST", "/api/v1/api-keys", b"[" * 10_000, json_type),
+    ]
+    healthz = ("GET", "/healthz", None, {})
+    with LiveServer(build) as server:
+        answers = _keep_alive_exchange(server.url, [r for e in errors for r in (e, healthz)])
+    statuses = [status for status, _ in answers]
+    assert statuses[::2] == [500, 422, 404, 405, 413, 422]  # each error …
+    assert statuses[1::2] == [200] * 6  # … and the next request on the same connection
+    assert all(headers.get("x-request-id") for _, headers in answers)
+    assert answers[6][1]["allow"] == "GET"
+    assert all(h["content-type"] == PROBLEM for s, h in answers if s >= 400)
+
+
+def test_an_unreachable_database_is_503_with_retry_after_on_a_kept_connection(
+    pg_url: str,
+) -> None:
+    """Webhooks, feedback clicks and API calls while the database cannot be reached: 503
+    problem+json with Retry-After, on a connection that stays open; /readyz is 503 too."""
+    from tests.conftest import LiveServer, make_settings
+
+    dead = "postgresql+asyncpg://postgres@127.0.0.1:1/xpulse"  # nothing listens on port 1
+
+    def build(url: str) -> FastAPI:
+        return create_app(make_settings(dead, public_url=url), start_ticker_=False)
+
+    page = f"/f/{token_for(uuid.uuid4(), 'test-secret-key-0123456789')}"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    requests = [
+        ("POST", "/webhooks/sn-prod", b"{}", {"Content-Type": "application/json"}),
+        ("GET", page, None, {}),
+        ("POST", page, b"score=9", form),
+        ("GET", "/api/v1/jobs", None, {"Authorization": "Bearer xp_0123_abc"}),
+        ("GET", "/readyz", None, {}),
+        ("GET", "/healthz", None, {}),
+    ]
+    with LiveServer(build) as server:
+        answers = _keep_alive_exchange(server.url, requests)
+    assert [status for status, _ in answers] == [503, 503, 503, 503, 503, 200]
+    for _, headers in answers[:4]:
+        assert headers["content-type"] == PROBLEM
+        assert int(headers["retry-after"]) > 0
+    assert all(headers.get("x-request-id") for _, headers in answers)

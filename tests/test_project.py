@@ -27,6 +27,9 @@ CORE = {
     "api",
     "main",
     "cli",
+    "inputs",
+    "db_errors",
+    "openapi",
 }
 MAY_IMPORT = {
     "tickets": {"tickets"},

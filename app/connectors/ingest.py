@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import db_errors
 from app.config import Settings
 from app.connectors import service
 from app.connectors.base import ConnectorKind, Ignored, ParseError, TicketEvent
@@ -21,6 +22,7 @@ from app.connectors.registry import get_kind
 from app.connectors.schemas import LookupContact
 from app.db import insert_ignore
 from app.feedback import service as feedback_service
+from app.inputs import clean_json_bytes, clean_text
 from app.jobs import lanes, queue
 from app.tickets import service as tickets_service
 
@@ -64,7 +66,7 @@ async def receive(
     kind = get_kind(connector.kind)
     config = service.to_config(connector)
     kind.verify(headers, body, config, now)
-    delivery_id = kind.delivery_id(headers, body)[:255]
+    delivery_id = clean_text(kind.delivery_id(headers, body))[:255]
     # An admin's replay calls process() directly: it is not held to the age limit.
     stale = kind.too_old(body, config, now)
     outcome = (
@@ -91,9 +93,12 @@ async def process(
     """Parse and apply one authentic body; any failure becomes a `failed` outcome instead of
     an exception, so the caller still stores the inbox row and nothing authentic is lost."""
     try:
-        parsed = kind.parse(body, service.to_config(connector))
-    except (ParseError, ValidationError) as exc:
-        return Outcome(InboundStatus.failed, reason=str(exc)[:2000], stage="parse")
+        # NUL or lone surrogates in a ticket are cleaned, not refused: the ticket is surveyed.
+        parsed = kind.parse(clean_json_bytes(body), service.to_config(connector))
+    except ParseError as exc:
+        return Outcome(InboundStatus.failed, reason=clean_text(str(exc))[:2000], stage="parse")
+    except ValidationError as exc:
+        return Outcome(InboundStatus.failed, reason=_invalid(exc), stage="parse")
     except Exception as exc:  # a bug in a parser: keep the body to replay once it is fixed
         log.exception("connector %s: parse failed", connector.name)
         return Outcome(InboundStatus.failed, reason=_failure(exc), stage="parse")
@@ -104,13 +109,26 @@ async def process(
                 session, connector=connector, parsed=parsed, settings=settings, now=now
             )
     except Exception as exc:
+        if db_errors.is_unavailable(exc):
+            # Not this delivery's fault: the sender gets a 503 and retries; a stored `failed`
+            # row with a 422 would make it give up on a delivery that is fine.
+            raise
         log.exception("connector %s: applying a delivery failed", connector.name)
         return Outcome(InboundStatus.failed, reason=_failure(exc), stage="apply")
 
 
 def _failure(exc: Exception) -> str:
-    # Database errors are built with hide_parameters: their text names no values.
-    return f"{type(exc).__name__}: {exc}"[:2000]
+    # Names the column or constraint, never the SQL or a value: the database's own messages
+    # quote values (app/db_errors.py).
+    return clean_text(db_errors.describe(exc))[:2000]
+
+
+def _invalid(exc: ValidationError) -> str:
+    """Each field and what is wrong with it, without the value pydantic would quote."""
+    where = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in exc.errors()
+    )
+    return clean_text(f"invalid {exc.title}: {where}")[:2000]
 
 
 async def apply(

@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from app.inputs import clean_value
 
 
 def _truncate(limit: int) -> AfterValidator:
@@ -32,6 +34,13 @@ class TicketData(BaseModel):
     """Every field XPulse keeps about a ticket, whichever tool it came from."""
 
     model_config = ConfigDict(frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        # A NUL or a lone surrogate in a ticket (a title pasted from a binary, a JSON "\ud800")
+        # is dropped or replaced, so the ticket is still surveyed (app/inputs.py).
+        return clean_value(data) if isinstance(data, dict) else data
 
     external_id: Id255  # ServiceNow sys_id, Jira issue id: stable when a key or number changes
     number: Id100  # INC0000060, PROJ-12

@@ -70,47 +70,67 @@ def _local_binaries() -> Path | None:
     return None
 
 
-def _start_cluster(bindir: Path) -> Server:
-    datadir = Path(tempfile.mkdtemp(prefix="xpulse-pg-"))
-    port = _free_port()
-    env = dict(os.environ)
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user if any
-        shutil.chown(datadir, "postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
-        [*run_as, str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust"],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    subprocess.run(
-        [
-            *run_as,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(datadir),
-            "-w",
-            "-l",
-            str(datadir / "log"),
-            "-o",
-            f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
+class Cluster:
+    """A throwaway PostgreSQL cluster from local binaries, which a test may stop, start and
+    restart (the fault suite does, mid-burst). `url` is its maintenance database."""
 
-    def stop() -> None:
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.datadir = Path(tempfile.mkdtemp(prefix="xpulse-pg-"))
+        self.port = _free_port()
+        self.run_as: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user if any
+            shutil.chown(self.datadir, "postgres")
+            self.run_as = ["runuser", "-u", "postgres", "--"]
+        self._run("initdb", "-D", str(self.datadir), "-U", "postgres", "-A", "trust")
+        self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, tool: str, *args: str) -> None:
         subprocess.run(
-            [*run_as, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"],
+            [*self.run_as, str(self.bindir / tool), *args],
+            check=True,
             capture_output=True,
+            env=dict(os.environ),
         )
-        shutil.rmtree(datadir, ignore_errors=True)
 
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
-    return Server(url, f"throwaway cluster from {bindir}", [stop])
+    def _ctl(self, action: str, *args: str) -> None:
+        self._run("pg_ctl", "-D", str(self.datadir), "-w", *args, action)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._ctl("start", "-l", str(self.datadir / "log"), "-o", options)
+
+    def stop(self, mode: str = "fast") -> None:
+        """fast: roll back open transactions and disconnect; immediate: as if it crashed."""
+        self._ctl("stop", "-m", mode)
+
+    def restart(self, mode: str = "fast") -> None:
+        self._ctl("restart", "-m", mode, "-l", str(self.datadir / "log"))
+
+    def destroy(self) -> None:
+        pg_ctl = str(self.bindir / "pg_ctl")
+        stop = [*self.run_as, pg_ctl, "-D", str(self.datadir), "-m", "immediate", "stop"]
+        subprocess.run(stop, capture_output=True)
+        shutil.rmtree(self.datadir, ignore_errors=True)
+
+
+def start_cluster(bindir: Path | None = None) -> Cluster:
+    """A started throwaway cluster; raises RuntimeError when there are no local binaries."""
+    bindir = bindir or _local_binaries()
+    if bindir is None:
+        raise RuntimeError("no PostgreSQL binaries (initdb, pg_ctl) found")
+    cluster = Cluster(bindir)
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.destroy()
+        raise
+    return cluster
+
+
+def _start_cluster(bindir: Path) -> Server:
+    cluster = start_cluster(bindir)
+    return Server(cluster.url, f"throwaway cluster from {bindir}", [cluster.destroy])
 
 
 def find_server() -> tuple[Server | None, str]:

@@ -1,0 +1,165 @@
+"""What a database error means for the client: the database is unreachable for now (503,
+try again), or a value cannot be stored (422 naming the column), or a bug (500).
+
+Also the last guard before the driver: a bound value PostgreSQL would refuse (NUL, a lone
+surrogate, an integer beyond its column) stops here with the column's name instead of the
+driver's message, which quotes the value."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import types
+
+from app.inputs import check_value, text_problem
+
+# SQLSTATEs that say "not now" rather than "never": the connection (08), the server shutting
+# down or starting up (57P01-57P03), out of connections or memory (53), and lost races
+# (serialization failure, deadlock) that succeed when retried.
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53", "40001", "40P01")
+_INT_BITS = ((types.SmallInteger, 16), (types.BigInteger, 64), (types.Integer, 32))
+# JSON is bound as text with \\u escapes (ensure_ascii): "\\u0000" and surrogate escapes are
+# the only way NUL or a lone surrogate reaches a JSON column.
+_JSON_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_SUFFIX = re.compile(r"_\d+$")
+_FILE_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
+
+
+class UnstorableValue(ValueError):
+    """A bound value the database cannot store. Names the column, never the value."""
+
+    def __init__(self, column: str, kind: str) -> None:
+        super().__init__(f"{column}: {kind}")
+        self.column = column
+        self.kind = kind
+
+
+def check_parameters(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    """before_cursor_execute: refuse unstorable values, naming the column they were bound to."""
+    compiled = getattr(context, "compiled", None)
+    names = getattr(compiled, "positiontup", None)
+    if not names or not parameters:
+        return
+    for row in parameters if executemany else (parameters,):
+        for name, value in zip(names, row, strict=False):
+            if isinstance(value, str):
+                kind = text_problem(value)
+                if kind is None and _JSON_ESCAPE.search(value) and _is_json(compiled, name):
+                    kind = _json_problem(value)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                kind = _int_problem(compiled, name, value)
+            else:
+                continue
+            if kind:
+                raise UnstorableValue(_SUFFIX.sub("", name), kind)
+
+
+def _bind_type(compiled: Any, name: str) -> Any:
+    bind = compiled.binds.get(name)
+    return None if bind is None else bind.type
+
+
+def _is_json(compiled: Any, name: str) -> bool:
+    return isinstance(_bind_type(compiled, name), types.JSON)
+
+
+def _json_problem(value: str) -> str | None:
+    try:
+        bad = check_value(json.loads(value), max_depth=None)
+    except ValueError:
+        return None
+    return bad.type if bad else None
+
+
+def _int_problem(compiled: Any, name: str, value: int) -> str | None:
+    bind_type = _bind_type(compiled, name)
+    bits = next((b for cls, b in _INT_BITS if isinstance(bind_type, cls)), 64)
+    limit = 1 << (bits - 1)
+    return None if -limit <= value < limit else "integer_out_of_range"
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what SQLAlchemy wrapped (`orig`) and what each was raised from. Only
+    for errors of the database layer: an HTTP client's error also has an OSError as cause."""
+    item: BaseException | None = exc
+    seen: set[int] = set()
+    while item is not None and id(item) not in seen and _is_database_layer(item):
+        seen.add(id(item))
+        yield item
+        item = getattr(item, "orig", None) or item.__cause__
+
+
+def _is_database_layer(exc: BaseException) -> bool:
+    module = type(exc).__module__
+    return (
+        isinstance(exc, sa_exc.SQLAlchemyError | UnstorableValue | TimeoutError)
+        or module.startswith(("asyncpg", "sqlalchemy", "sqlite3", "aiosqlite"))
+        or (isinstance(exc, OSError) and not isinstance(exc, _FILE_ERRORS))
+    )
+
+
+def _sqlstate(exc: BaseException) -> str:
+    state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return state if isinstance(state, str) else ""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or is not serving now; the same request may work later."""
+    for item in _chain(exc):
+        if isinstance(item, sa_exc.DBAPIError) and item.connection_invalidated:
+            return True
+        # Pool checkout timeout, the driver's connect timeout, refused or reset connections.
+        if isinstance(item, sa_exc.TimeoutError | TimeoutError | OSError):
+            return True
+        if _sqlstate(item).startswith(_UNAVAILABLE_STATES):
+            return True
+        if "connection is closed" in str(item) and "InterfaceError" in type(item).__name__:
+            return True
+    return False
+
+
+def _database_error(exc: BaseException) -> BaseException | None:
+    """The driver's own exception (asyncpg's carries the SQLSTATE and the names involved)."""
+    found = None
+    for item in _chain(exc):
+        if _sqlstate(item):
+            found = item
+    return found
+
+
+def unstorable(exc: BaseException) -> UnstorableValue | None:
+    """The value problem behind `exc`: our own guard's, or the database's data exception."""
+    for item in _chain(exc):
+        if isinstance(item, UnstorableValue):
+            return item
+    db = _database_error(exc)
+    if db is not None and _sqlstate(db).startswith("22"):  # data exception: a value, not the SQL
+        return UnstorableValue(getattr(db, "column_name", None) or "value", type(db).__name__)
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """A failure for an admin to read: the error's kind and the column, table or constraint it
+    names; never the SQL statement or a value (driver messages and DETAIL lines quote values)."""
+    own = next((i for i in _chain(exc) if isinstance(i, UnstorableValue)), None)
+    if own is not None:
+        return f"column {own.column} cannot store this value ({own.kind})"
+    db = _database_error(exc)
+    if db is None:
+        if isinstance(exc, sa_exc.SQLAlchemyError):
+            return type(exc).__name__
+        return f"{type(exc).__name__}: {exc}"[:2000]
+    where = [
+        f"{label} {value}"
+        for label in ("table", "column", "constraint")
+        if (value := getattr(db, f"{label}_name", None))
+    ]
+    return f"{type(db).__name__} (SQLSTATE {_sqlstate(db)})" + (
+        f" on {', '.join(where)}" if where else ""
+    )
