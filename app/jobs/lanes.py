@@ -3,7 +3,7 @@ that system is down.
 
 A transient failure of a lane's job counts against the lane; after FAILING_AFTER in a row the
 lane is `failing`. Its jobs then wait (the claim skips them) until `paused_until`, when one of
-them is claimed as the probe and `paused_until` moves to the end of the probe's lease, so no
+them is claimed as the probe and `probe_until` holds the end of the probe's lease, so no
 replica claims a second one. Any answer to the probe (success, or a refusal: the system is up)
 makes the lane `ok` again and its backlog drains, oldest first, spaced 1/rps apart by
 `next_slot`; a failed probe sets the next probe time with backoff capped at
@@ -56,9 +56,16 @@ async def succeeded(session: AsyncSession, lane: str) -> None:
             JobLane.lane == lane,
             (JobLane.state != LaneState.ok)
             | (JobLane.failures > 0)
-            | JobLane.failing_since.is_not(None),
+            | JobLane.failing_since.is_not(None)
+            | JobLane.probe_until.is_not(None),
         )
-        .values(state=LaneState.ok, failures=0, failing_since=None, paused_until=None)
+        .values(
+            state=LaneState.ok,
+            failures=0,
+            failing_since=None,
+            paused_until=None,
+            probe_until=None,
+        )
         .execution_options(synchronize_session=False)
     )
 
@@ -71,25 +78,28 @@ async def failed(
     error: str,
     retry_after: float | None,
     delay: Callable[[int], float],
+    fresh: bool,
 ) -> JobLane | None:
-    """Count a transient failure; when the lane is (now) failing or told to wait, pause it for
-    `retry_after`, else `delay(failures in a row)` (the next probe). The lane as it now is."""
+    """Record a transient failure; when the lane is (now) failing or told to wait, pause it for
+    `retry_after`, else `delay(failures in a row)` (the next probe). The lane as it now is.
+
+    It counts towards `failing` when the job had not failed before (`fresh`) or is the probe:
+    a record the system keeps rejecting while others pass is that job's trouble, not a sign
+    that the system is down."""
     # One UPDATE first: it takes the row (PostgreSQL) or the write lock (SQLite) before reading.
     stmt = (
         update(JobLane)
         .where(JobLane.lane == lane)
-        .values(
-            failures=JobLane.failures + 1,
-            failing_since=func.coalesce(JobLane.failing_since, now),
-            last_error=error[:4000],
-            last_error_at=now,
-        )
+        .values(last_error=error[:4000], last_error_at=now, probe_until=None)
         .returning(JobLane)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     row = (await session.scalars(stmt)).one_or_none()
     if row is None:
         return None
+    if fresh or row.state == LaneState.failing:
+        row.failures += 1
+        row.failing_since = row.failing_since or now
     if row.failures >= FAILING_AFTER:
         row.state = LaneState.failing
     wait = retry_after if retry_after is not None else delay(row.failures)

@@ -82,6 +82,6 @@ class JobLane(Base):
     failing_since: Mapped[datetime | None]  # the first failure of the current run
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
-    # No claim before this: a Retry-After, the next probe, or a running probe's lease.
-    paused_until: Mapped[datetime | None]
+    paused_until: Mapped[datetime | None]  # no claim before this: a Retry-After, the next probe
+    probe_until: Mapped[datetime | None]  # a probe runs (its lease): no second one meanwhile
     next_slot: Mapped[datetime | None]  # pacing: the lane's next call may start then

@@ -111,53 +111,78 @@ async def _claim_lanes(
     limit: int,
     window: float,
 ) -> list[Job]:
+    """Take open lanes one at a time (locked, SKIP LOCKED), so a claimer holds only the lanes
+    it serves and other replicas go on with the rest."""
     has_due = select(Job.id).where(Job.lane == JobLane.lane, claimable(now)).exists()
-    open_lanes = (
-        select(JobLane)
-        .where(
-            or_(JobLane.paused_until.is_(None), JobLane.paused_until <= now),
-            has_due,
-        )
-        .order_by(JobLane.lane)
-        .with_for_update(skip_locked=True)  # one claimer per lane at a time
-        .execution_options(populate_existing=True)
-    )
-    rows = list((await session.scalars(open_lanes)).all())
-    if not rows:
-        return []
-    info = await lanes.describe(session, [row.lane for row in rows])
+    seen: list[str] = []
     claimed: list[Job] = []
-    for row in rows:
-        room = limit - len(claimed)
-        if room <= 0:
+    while len(claimed) < limit:
+        next_lane = (
+            select(JobLane)
+            .where(
+                or_(JobLane.paused_until.is_(None), JobLane.paused_until <= now),
+                or_(JobLane.probe_until.is_(None), JobLane.probe_until <= now),
+                has_due,
+                JobLane.lane.not_in(seen),
+            )
+            # The lane served longest ago first (unpaced lanes have no slot), so none starves.
+            .order_by(JobLane.next_slot.asc().nulls_first(), JobLane.lane)
+            .limit(1)
+            .with_for_update(skip_locked=True)  # one claimer per lane at a time
+            .execution_options(populate_existing=True)
+        )
+        row = (await session.scalars(next_lane)).one_or_none()
+        if row is None:
             break
-        due = select(Job.id).where(Job.lane == row.lane, claimable(now))
-        if row.state == LaneState.failing:
-            # The probe: the job due longest, so a job that failed as probe goes to the back.
-            ids = await session.scalars(due.order_by(Job.run_after, Job.id).limit(1))
-            got = await _lease_each(session, list(ids), [now], worker, now, lease)
-            if got:
-                row.paused_until = now + lease  # no second probe while this one runs
-        else:
-            known = info.get(row.lane)
-            rps = known.requests_per_second if known else None
-            # Paced: the slots 1/rps apart from the lane's next one that start in this window
-            # (at least one: the worker waits for it). A next slot beyond the window can only
-            # come from a clock that went back (another replica's): it holds nothing back.
-            start = now
-            if row.next_slot and now < row.next_slot <= now + timedelta(seconds=window):
-                start = row.next_slot
-            if rps:
-                left = window - (start - now).total_seconds()
-                room = min(room, max(1, int(left * rps)))
-            ids = list(await session.scalars(due.order_by(Job.id).limit(room)))  # oldest first
-            slots = [start + timedelta(seconds=i / rps) if rps else now for i in range(len(ids))]
-            got = await _lease_each(session, ids, slots, worker, now, lease)
-            if rps and got:
-                row.next_slot = start + timedelta(seconds=len(got) / rps)
-        claimed += got
+        seen.append(row.lane)
+        claimed += await _claim_from(
+            session,
+            row,
+            worker=worker,
+            now=now,
+            lease=lease,
+            room=limit - len(claimed),
+            window=window,
+        )
     await session.flush()
     return claimed
+
+
+async def _claim_from(
+    session: AsyncSession,
+    row: JobLane,
+    *,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    room: int,
+    window: float,
+) -> list[Job]:
+    due = select(Job.id).where(Job.lane == row.lane, claimable(now))
+    if row.state == LaneState.failing:
+        # The probe: the job due longest, so a job that failed as probe goes to the back.
+        ids = await session.scalars(due.order_by(Job.run_after, Job.id).limit(1))
+        got = await _lease_each(session, list(ids), [now], worker, now, lease)
+        if got:
+            row.probe_until = now + lease  # no second probe while this one runs
+        return got
+    known = (await lanes.describe(session, [row.lane])).get(row.lane)
+    rps = known.requests_per_second if known else None
+    # Paced: the slots 1/rps apart from the lane's next one that start in this window (at
+    # least one: the worker waits for it). A next slot beyond the window can only come from
+    # a clock that went back (another replica's): it holds nothing back.
+    start = now
+    if row.next_slot and now < row.next_slot <= now + timedelta(seconds=window):
+        start = row.next_slot
+    if rps:
+        left = window - (start - now).total_seconds()
+        room = min(room, max(1, int(left * rps)))
+    ids = list(await session.scalars(due.order_by(Job.id).limit(room)))  # oldest first
+    slots = [start + timedelta(seconds=i / rps) if rps else now for i in range(len(ids))]
+    got = await _lease_each(session, ids, slots, worker, now, lease)
+    if rps and got:
+        row.next_slot = start + timedelta(seconds=len(got) / rps)
+    return got
 
 
 async def _lease_each(

@@ -142,6 +142,7 @@ class Worker:
             return None if job.attempts >= max_attempts else own
         cfg = self.settings.jobs
         budget = timedelta(hours=cfg.retry_budget_hours)
+        since = job.failing_since or failed_at
         if outcome == "transient":  # the system failed, not our code: it counts for the lane
             lane = await lanes.failed(
                 session,
@@ -150,12 +151,16 @@ class Worker:
                 error=error,
                 retry_after=retry_after,
                 delay=self._probe_delay,
+                fresh=job.failing_since is None,
             )
             if lane is not None:
                 await lanes.expire_waiting(session, lane, now=failed_at, budget=budget)
                 if lane.paused_until and lane.paused_until > failed_at:
                     own = (lane.paused_until - failed_at).total_seconds()  # due at the next probe
-        if failed_at - (job.failing_since or failed_at) >= budget:
+                if job.failing_since is None and lane.failing_since:
+                    # A job that waited out the outage counts it, as the waiting ones do.
+                    since = max(job.created_at, min(lane.failing_since, failed_at))
+        if failed_at - since >= budget:
             return None
         return own
 

@@ -5,7 +5,8 @@ Revises: 0005
 
 `jobs.lane` groups the jobs that call one connector's ITSM and `jobs.failing_since` starts a
 job's retry budget; `job_lanes` holds each lane's shared state: ok or failing (since when, the
-last error), when its next probe may go and when its next paced call may start.
+last error), when its next probe may go, whether a probe runs, and when its next paced call
+may start.
 """
 
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("last_error_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("paused_until", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("probe_until", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("next_slot", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("lane", name=op.f("pk_job_lanes")),
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -14,13 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.clock import utcnow
-from app.db import create_engine, make_sessionmaker
-from app.http import make_http_client
+from app.db import make_sessionmaker
 from app.jobs import queue
 from app.jobs.models import Job, JobStatus
 from app.jobs.registry import PermanentError, TransientError, handler
-from app.jobs.worker import Worker
-from tests.conftest import make_settings, truncate_all
+from tests.conftest import truncate_all
+from tests.jobs.conftest import make_worker
 
 RUNS: Counter[int] = Counter()
 FAILURES: dict[int, Exception] = {}
@@ -60,35 +58,6 @@ async def slow_429(ctx, payload: Numbered) -> None:
 def reset_runs() -> None:
     RUNS.clear()
     FAILURES.clear()
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue("pg_url" if request.param == "postgres" else "sqlite_url")
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    """Committed rows on a migrated database of each kind, emptied before and after."""
-    eng = create_engine(db_url)
-    await truncate_all(eng)
-    yield eng
-    await truncate_all(eng)
-    await eng.dispose()
-
-
-def make_worker(engine: AsyncEngine, name: str, **jobs: object) -> Worker:
-    settings = make_settings(
-        str(engine.url.render_as_string(hide_password=False)),
-        jobs={
-            "enabled": False,
-            "batch_size": 10,
-            "lease_seconds": 60,
-            "backoff_base_seconds": 1,
-            **jobs,
-        },
-    )
-    return Worker(make_sessionmaker(engine), make_http_client(settings), settings, name=name)
 
 
 async def enqueue_many(sm: async_sessionmaker[AsyncSession], name: str, count: int) -> None:
