@@ -6,7 +6,8 @@ ignored webhooks); the errors that come from the app's shared layers are added h
 - 500 anywhere; 503 (with Retry-After) wherever the database is used; 422 anywhere (the input
   guard refuses NUL characters, lone surrogates and over-deep JSON before any route runs);
 - 401 where a key is needed, 403 where it must be an admin key (app/auth/deps.py);
-- 404 where the path names something; 413 where a body may be sent; 409 for /api/v1 writes;
+- 404 where the path or the body names something; 413 where a body may be sent; 409 for
+  /api/v1 writes;
 - 400 for a bad pagination `cursor`; 410 and 429 on the feedback pages, which also answer
   text/html to browsers."""
 
@@ -138,7 +139,7 @@ def error_codes(
         codes.add("401")
     if (path, method) in admin:
         codes.add("403")
-    if "{" in path:
+    if "{" in path or "requestBody" in operation:  # a path or a body may name what is not
         codes.add("404")
     if method in WRITES:
         codes.add("413")
