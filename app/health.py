@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import func, select, text
 
 from app.clock import utcnow
+from app.errors import RETRY_AFTER_SECONDS
 from app.jobs import lanes
 from app.jobs.models import Job, JobStatus, LaneState
 
@@ -46,21 +49,36 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Database unreachable or behind"}})
+class Readiness(BaseModel):
+    status: str  # "ok" or "unavailable"
+    database: str  # "ok" or "unreachable: <error class>"
+    migration: str | None = None  # the database's schema revision
+    head: str | None = None  # the revision this code expects, when they differ
+
+
+READY_TIMEOUT_SECONDS = 5.0  # a readiness probe must answer, not wait on a dead database
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Database unreachable or behind"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     """Ready: the database answers and its schema is at the migrations' head."""
     expected = request.app.state.head_revision
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     try:
-        async with request.app.state.engine.connect() as conn:
-            current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    except Exception as exc:
-        return JSONResponse(
-            {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"},
-            status_code=503,
-        )
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            async with request.app.state.engine.connect() as conn:
+                query = text("SELECT version_num FROM alembic_version")
+                current = (await conn.execute(query)).scalar()
+    except Exception as exc:  # whatever the database did, the answer is "not ready"
+        body = {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"}
+        return JSONResponse(body, status_code=503, headers=retry)
     if current != expected:
         body = {"status": "unavailable", "database": "ok", "migration": current, "head": expected}
-        return JSONResponse(body, status_code=503)
+        return JSONResponse(body, status_code=503, headers=retry)
     return JSONResponse({"status": "ok", "database": "ok", "migration": current})
 
 
