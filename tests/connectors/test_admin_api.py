@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
+from pydantic import BaseModel
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.clock import utcnow
 from app.connectors.models import Connector
+from app.jobs import lanes, queue
+from app.jobs.models import Job
 
 SECRET = "sn-webhook-secret-0123456789"
 PASSWORD = "integration-password-xyz"
@@ -112,3 +119,66 @@ async def test_bearer_and_oauth_auth_are_write_only(
     response = await client.post("/api/v1/connectors", json=oauth, headers=admin_headers)
     assert response.status_code == 201 and "cs-999" not in response.text
     assert response.json()["auth"]["client_id"] == "cid"
+
+
+class Probe(BaseModel):
+    n: int
+
+
+async def test_outbound_state_and_retry_dead(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    admin_headers: dict[str, str],
+    read_headers: dict[str, str],
+) -> None:
+    created = await client.post("/api/v1/connectors", json=create_body(), headers=admin_headers)
+    data = created.json()
+    assert data["outbound"] == {
+        "state": "ok",
+        "failing_since": None,
+        "failing_seconds": None,
+        "last_error": None,
+        "last_error_at": None,
+        "jobs_waiting": 0,
+        "dead_jobs": 0,
+    }
+    lane = lanes.connector_lane(uuid.UUID(data["id"]))
+    for n in range(4):
+        await queue.enqueue(session, "connectors.write_back", Probe(n=n), lane=lane)
+    started = utcnow()
+    for _ in range(lanes.FAILING_AFTER):  # the ITSM keeps failing
+        await lanes.failed(
+            session,
+            lane,
+            now=started,
+            error="HTTP 503",
+            retry_after=None,
+            delay=lambda _: 5,
+            fresh=True,
+        )
+    await session.execute(
+        update(Job).where(Job.lane == lane, Job.payload["n"].as_integer() < 2).values(status="dead")
+    )
+    await session.commit()
+
+    url = f"/api/v1/connectors/{data['id']}"
+    outbound = (await client.get(url, headers=read_headers)).json()["outbound"]
+    assert outbound["state"] == "failing" and outbound["last_error"] == "HTTP 503"
+    assert outbound["failing_since"] and outbound["failing_seconds"] >= 0
+    assert (outbound["jobs_waiting"], outbound["dead_jobs"]) == (2, 2)
+    [item] = (await client.get("/api/v1/connectors", headers=read_headers)).json()["items"]
+    assert item["outbound"]["state"] == "failing" and item["outbound"]["dead_jobs"] == 2
+
+    forbidden = await client.post(f"{url}/retry-dead", headers=read_headers)
+    assert forbidden.status_code == 403
+    retried = await client.post(f"{url}/retry-dead", headers=admin_headers)
+    assert retried.status_code == 200 and retried.json() == {"retried": 2}
+    again = await client.post(f"{url}/retry-dead", headers=admin_headers)
+    assert again.json() == {"retried": 0}
+    outbound = (await client.get(url, headers=read_headers)).json()["outbound"]
+    assert (outbound["jobs_waiting"], outbound["dead_jobs"]) == (4, 0)
+    missing = await client.post(
+        f"/api/v1/connectors/{uuid.uuid4()}/retry-dead", headers=admin_headers
+    )
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
