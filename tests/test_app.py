@@ -46,6 +46,7 @@ async def test_readyz_reports_an_unreachable_database(
     response = await client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"
+    assert int(response.headers["retry-after"]) > 0
     await app.state.engine.dispose()
 
 

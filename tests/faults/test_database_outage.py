@@ -227,3 +227,43 @@ def test_restart_and_stop_mid_burst_lose_nothing_and_answer_503(
         assert set(counts.values()) == {1}, f"{table} doubled: {counts.most_common(3)}"
     assert sorted(after["events"]) == sorted(f"msg-{i}" for i in range(burst.sent))
     print(f"\n{burst.sent} deliveries; answers during the burst and retries: {burst.statuses}")
+
+
+async def _terminate_backends(database_url: str) -> int:
+    """Kill every server connection to the database but this one: the pool's connections die
+    while they sit idle, as after a failover or an idle timeout on a proxy."""
+    conn = await asyncpg.connect(postgres._dsn(database_url))
+    try:
+        return await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+
+
+def test_pooled_connections_killed_between_requests_cost_no_500(
+    cluster: postgres.Cluster, tmp_path: Path
+) -> None:
+    """Whether or not the pool pings before use, a dead pooled connection is at worst a 503
+    with Retry-After, and the next requests on the same connection are served from new ones."""
+    server = postgres.Server(cluster.url, "fault suite cluster")
+    url = postgres.create_database(server)
+    migrate(url)
+    key = admin_key(url)
+    with ServerProcess(url, tmp_path / "server.log") as xpulse:
+        auth = {"Authorization": f"Bearer {key}"}
+        statuses: list[int] = []
+        with httpx.Client(base_url=xpulse.base_url, headers=auth, timeout=30) as client:
+            for _ in range(5):  # fill the pool
+                assert client.get("/api/v1/jobs").status_code == 200
+            killed = postgres.run_blocking(lambda: asyncio.run(_terminate_backends(url)))
+            assert killed > 0
+            for _ in range(20):
+                response = client.get("/api/v1/jobs")
+                statuses.append(response.status_code)
+                if response.status_code == 503:
+                    assert int(response.headers["retry-after"]) > 0
+        assert set(statuses) <= {200, 503}, (statuses, xpulse.log())
+        assert statuses[-10:] == [200] * 10
+        assert xpulse.alive()
