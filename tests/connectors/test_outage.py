@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -24,11 +25,14 @@ from app.auth import service as auth_service
 from app.auth.models import Scope
 from app.clock import utcnow
 from app.config import Settings
+from app.connectors import outbound
+from app.connectors.outbound import RefusedError
 from app.db import make_sessionmaker
 from app.feedback import writeback
 from app.feedback.models import FeedbackRequest, Response
 from app.http import make_http_client
 from app.jobs.models import Job, JobStatus
+from app.jobs.registry import TransientError
 from app.jobs.worker import Worker
 from tests.conftest import make_settings
 from tests.connectors.conftest import SECRET, bearer, record_body
@@ -169,7 +173,7 @@ async def test_write_backs_survive_an_outage_longer_than_the_old_budget(
                 assert hook.status_code == 202, hook.text
                 requests.append(hook.json()["feedback_request_id"])
 
-            async def outbound() -> dict:
+            async def outbound_state() -> dict:
                 got = await api.get(connector_url, headers=admin)
                 assert got.status_code == 200
                 return got.json()["outbound"]
@@ -183,10 +187,10 @@ async def test_write_backs_survive_an_outage_longer_than_the_old_budget(
                     await answer(sm, settings, request_id, scores[sys_id])
 
                 async def down() -> bool:
-                    return (await outbound())["state"] == "failing"
+                    return (await outbound_state())["state"] == "failing"
 
                 await wait_until(down, budget=30, what="the connector counts as failing")
-                state = await outbound()
+                state = await outbound_state()
                 assert state["jobs_waiting"] == RECORDS and state["dead_jobs"] == 0
                 assert state["failing_since"] and "HTTP 503" in state["last_error"]
                 metrics = (await api.get("/metrics")).text
@@ -214,7 +218,7 @@ async def test_write_backs_survive_an_outage_longer_than_the_old_budget(
                 )
                 assert time.monotonic() - healed_at < RECOVERY_BUDGET
 
-            state = await outbound()
+            state = await outbound_state()
             assert state["state"] == "ok" and state["failing_since"] is None
             assert state["jobs_waiting"] == 0 and state["dead_jobs"] == 0
             assert state["last_error"]  # what happened stays visible
@@ -256,3 +260,29 @@ def test_the_old_budget_is_shorter_than_the_outage() -> None:
     """The scaled settings keep the comparison honest: 8 attempts end well inside 20 s."""
     assert old_budget_seconds() < 10
     assert timedelta(hours=JOBS["retry_budget_hours"]).total_seconds() > 30
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "transient", "retry_after"),
+    [
+        (503, {"Retry-After": "7"}, True, 7.0),
+        (429, {"Retry-After": "2"}, True, 2.0),
+        (409, {}, True, None),  # a concurrent edit of the ticket: later it goes through
+        (408, {}, True, None),
+        (425, {}, True, None),
+        (500, {}, True, None),
+        (400, {}, False, None),
+        (403, {}, False, None),
+        (404, {}, False, None),
+    ],
+)
+def test_which_answers_are_retried(
+    status: int, headers: dict[str, str], transient: bool, retry_after: float | None
+) -> None:
+    answer = httpx.Response(status, headers=headers, request=httpx.Request("PATCH", "http://x"))
+    with pytest.raises(TransientError if transient else RefusedError) as raised:
+        outbound.check(answer, "write-back")
+    if transient:
+        assert raised.value.retry_after == retry_after
+    else:
+        assert raised.value.status_code == status
