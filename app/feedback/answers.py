@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -164,7 +164,7 @@ def _window(settings: Settings) -> timedelta:
     )
 
 
-def log_click(
+async def log_click(
     session: AsyncSession,
     request: FeedbackRequest,
     kind: str,
@@ -172,8 +172,8 @@ def log_click(
     verdict: judgement.Verdict,
 ) -> None:
     """One row per judged click, for the admin's scanner counts by reason and day."""
-    session.add(
-        FeedbackClick(
+    await session.execute(
+        insert(FeedbackClick).values(
             request_id=request.id,
             connector_id=request.connector_id,
             kind=kind,
@@ -254,7 +254,7 @@ async def _demote(
         request.status = RequestStatus.sent
         request.responded_at = None
         request.updated_at = now
-    log_click(session, request, "recheck", now, verdict)
+    await log_click(session, request, "recheck", now, verdict)
     await writeback.supersede(session, response.id, now)
 
 
@@ -306,7 +306,7 @@ async def record_response(
     assert score is not None
     opens = await opens_near(session, request.id, now, settings)
     verdict = judgement.judge_answer(click.seen(now, request.sent_at), opens, limits(settings))
-    log_click(session, request, "answer", now, verdict)
+    await log_click(session, request, "answer", now, verdict)
     if verdict.automated and counted_before:
         assert response is not None
         view = verdict.evidence.get("view")

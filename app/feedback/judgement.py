@@ -127,15 +127,16 @@ def judge_opt_out(click: ClickSeen, opens: Sequence[OpenSeen], limits: Limits) -
         opens, click.at, None, limits.trap_seconds
     ):
         reasons.append("trap_link")
-    if click.mode != "confirm":  # a person told "not applied" who presses again is believed
-        mine = _of_client(opens, click.at, click.client, client_window)
-        if len({o.score for o in mine if o.kind == "page" and o.score is not None}) >= 2:
-            reasons.append("client_opened_several_options")
-        if _crawled(mine, limits):
-            reasons.append("link_crawl")
-        soon = timedelta(seconds=limits.opt_out_after_score_seconds)
-        if any(o.kind == "page" and click.at - soon <= o.at <= click.at for o in mine):
-            reasons.append("soon_after_score_link")
+    # No exemption for a second press: a scanner that presses whatever a page offers would
+    # press the "not applied" page's button too. Time-based reasons pass once time has passed.
+    mine = _of_client(opens, click.at, click.client, client_window)
+    if len({o.score for o in mine if o.kind == "page" and o.score is not None}) >= 2:
+        reasons.append("client_opened_several_options")
+    if _crawled(mine, limits):
+        reasons.append("link_crawl")
+    soon = timedelta(seconds=limits.opt_out_after_score_seconds)
+    if any(o.kind == "page" and click.at - soon <= o.at <= click.at for o in mine):
+        reasons.append("soon_after_score_link")
     return _verdict(click, opens, limits, reasons)
 
 
@@ -187,8 +188,11 @@ def mail_reasons(
         opens, at, client, limits.sweep_seconds
     ):
         reasons.append("trap_link")
-    if _crawled(_of_client(opens, at, client, limits.sweep_seconds), limits):
+    mine = _of_client(opens, at, client, limits.sweep_seconds)
+    if _crawled(mine, limits):
         reasons.append("link_crawl")
+    if _followed_to_opt_out(mine, limits):
+        reasons.append("followed_to_opt_out")
     return reasons
 
 
@@ -240,6 +244,16 @@ def _crawled(mine: Sequence[OpenSeen], limits: Limits) -> bool:
     burst = timedelta(seconds=limits.burst_seconds)
     n = CRAWL_FETCHES
     return any(times[i + n - 1] - times[i] <= burst for i in range(len(times) - n + 1))
+
+
+def _followed_to_opt_out(mine: Sequence[OpenSeen], limits: Limits) -> bool:
+    """The client that opened a score link went on to the opt-out page within seconds: a link
+    follower, or a person who will not mind that their one-click answer waits for a press."""
+    soon = timedelta(seconds=limits.opt_out_after_score_seconds)
+    scores = [o.at for o in mine if o.kind == "page"]
+    return any(
+        o.kind == "optout" and any(timedelta(0) <= o.at - at <= soon for at in scores) for o in mine
+    )
 
 
 def _number(value: Any, default: float = 0) -> float:

@@ -56,7 +56,7 @@ async def press(
     opens = await answers.opens_near(session, request.id, now, settings)
     seen = click.seen(now, request.sent_at)
     verdict = judgement.judge_opt_out(seen, opens, answers.limits(settings))
-    answers.log_click(session, request, "undo" if undo else "opt_out", now, verdict)
+    await answers.log_click(session, request, "undo" if undo else "opt_out", now, verdict)
     key = requester_of(request)
     if key is None:
         return DONE if not undo else UNDONE

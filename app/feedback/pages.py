@@ -99,6 +99,7 @@ def _context(
         "counted": counted is not None,
         "selected": selected,
         "dwell_ms": settings.feedback.click_dwell_ms,
+        "sweep_controls": settings.feedback.scanner_sweep_controls,
         "happy_from": scale.happy_from,
         "neutral_from": scale.neutral_from,
         "buttons": [

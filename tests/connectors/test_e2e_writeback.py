@@ -52,7 +52,9 @@ class Rig:
         assert hook.status_code == 202, hook.text
         token = urlsplit(hook.json()["links"]["9"]).path.rsplit("/", 1)[-1]
         answer = await self.api.post(
-            f"/f/{token}", data={"score": "9"}, headers={"Accept": "application/json"}
+            f"/f/{token}",
+            data={"score": "9"},
+            headers={"Accept": "application/json", "Sec-Fetch-Site": "same-origin"},
         )
         assert answer.status_code < 300, answer.text
 
@@ -74,7 +76,9 @@ async def rig(engine: AsyncEngine, pg_url: str, live_server_factory) -> AsyncIte
         await session.commit()
     settings = make_settings(pg_url)
     # Write-backs normally wait out an edit window; these tests send them at once.
-    with live_server_factory(feedback={"writeback_delay_seconds": 0}) as server:
+    # The answer comes right after the links were handed out: no "too soon" scanner rule here.
+    feedback = {"writeback_delay_seconds": 0, "scanner_min_seconds_after_send": 0}
+    with live_server_factory(feedback=feedback) as server:
         async with (
             httpx.AsyncClient(base_url=server.url, timeout=30) as api,
             make_http_client(settings) as http,

@@ -14,6 +14,7 @@ from tests.feedback.conftest import BROWSER_HEADERS, jobs_named, make_request, p
 
 HUMAN = Click(user_agent=BROWSER_HEADERS["user-agent"], headers=BROWSER_HEADERS)
 API = "/api/v1/feedback"
+JSON = {**BROWSER_HEADERS, "accept": "application/json"}
 
 
 async def test_list_requests_with_filters_and_cursor(
@@ -129,3 +130,35 @@ async def test_resend_and_cancel(
     refused = await client.post(f"{API}/requests/{answered_id}/resend", headers=admin_headers)
     assert refused.status_code == 409
     assert refused.json()["type"].endswith("feedback-request-not-resendable")
+
+
+async def test_scanner_stats_count_automated_clicks_by_connector_day_and_reason(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, read_headers: dict
+) -> None:
+    fb, links = await make_request(session, settings)
+    token = links["0"].split("/f/")[1].split("?")[0]
+    for url in links.values():  # a scanner opens every option; the page's script posts each
+        await client.get(path_of(url), headers=BROWSER_HEADERS)
+    for score in ("0", "1", "2"):
+        await client.post(f"/f/{token}", data={"score": score}, headers=JSON)
+    await client.post(f"/f/{token}", data={"score": "3"}, headers={"accept": "application/json"})
+    stats = await client.get(
+        f"{API}/scanner-stats", params={"connector_id": str(fb.connector_id)}, headers=read_headers
+    )
+    assert stats.status_code == 200, stats.text
+    body = stats.json()
+    today = utcnow().date().isoformat()
+    by_reason = {(i["day"], i["reason"]): i["clicks"] for i in body["items"]}
+    assert by_reason == {
+        (today, "several_options_opened"): 4,
+        (today, "link_crawl"): 3,  # the page fetches came from the posts' own client
+        (today, "no_browser_fetch_metadata"): 1,
+    }
+    assert {i["connector_id"] for i in body["items"]} == {str(fb.connector_id)}
+    assert body["automated"] == 4 and body["counted"] == 0
+    other = await client.get(
+        f"{API}/scanner-stats",
+        params={"from": "2020-01-01", "to": "2020-01-31"},
+        headers=read_headers,
+    )
+    assert other.json() == {"items": [], "automated": 0, "counted": 0}

@@ -52,6 +52,8 @@ SWEEP = [opened(s, -60 + 4 * s, client=f"pool-{s}") for s in range(11)]  # a poo
         (click("auto"), [opened(None, -5, "trap", "bot"), opened(5, -2)], ["trap_link"]),
         (click("auto"), [opened(None, -300, "trap"), opened(5, -2)], ["trap_link"]),
         (click("auto"), [opened(5, -2 + i / 10) for i in range(4)], ["link_crawl"]),
+        (click("auto"), [opened(5, -9), opened(None, -1, "optout")], ["followed_to_opt_out"]),
+        (click("auto"), [opened(5, -40), opened(None, -1, "optout")], []),
         (click("auto", sent_at=T0 - timedelta(seconds=0.3)), [], ["too_soon_after_send"]),
         (click("form", headers={}), [opened(5, -3)], ["no_browser_fetch_metadata"]),
         (click("form", headers={"sec-fetch-site": "cross-site"}), [], ["not_same_origin"]),
@@ -105,7 +107,8 @@ def test_answer_rules(seen: ClickSeen, opens: list[OpenSeen], reasons: list[str]
     [
         (click("press"), [opened(None, -90, "optout")], []),
         (click("press"), [opened(7, -8), opened(None, -4, "optout")], ["soon_after_score_link"]),
-        (click("confirm"), [opened(7, -8), opened(None, -4, "optout")], []),
+        (click("confirm"), [opened(7, -8), opened(None, -4, "optout")], ["soon_after_score_link"]),
+        (click("confirm"), [opened(7, -30), opened(None, -25, "optout")], []),
         (click("press"), [opened(3, -200), opened(4, -190)], ["client_opened_several_options"]),
         (click("press"), [opened(None, -300, "trap")], ["trap_link"]),
         (click("press", headers={}), [], ["no_browser_fetch_metadata"]),

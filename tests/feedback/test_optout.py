@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -40,8 +41,8 @@ async def test_a_press_without_user_activation_is_kept_as_evidence_not_applied(
 ) -> None:
     settings.feedback.scanner_min_action_ms = 0  # the test presses at once
     _fb, links = await make_request(session, settings, requester_email="held@example.com")
-    text = await _opt_out(client, _token(links), BROWSER_HEADERS)
-    assert "Nothing has changed" in text and 'name="confirm"' in text
+    shown = await _opt_out(client, _token(links), BROWSER_HEADERS)
+    assert "Nothing has changed" in shown and 'name="confirm"' in shown
     row = await session.get(OptOut, "email:held@example.com", populate_existing=True)
     assert row is not None and row.status == "automated"
     assert "no_user_activation" in row.evidence["reasons"]  # type: ignore[index]
@@ -60,8 +61,8 @@ async def test_a_persons_press_opts_out_and_the_same_page_undoes_it(
     settings.feedback.scanner_min_action_ms = 0
     _fb, links = await make_request(session, settings, requester_email="opt@example.com")
     token = _token(links)
-    text = await _opt_out(client, token, PRESSED)
-    assert "You will not receive feedback requests" in text and 'value="undo"' in text
+    shown = await _opt_out(client, token, PRESSED)
+    assert "You will not receive feedback requests" in shown and 'value="undo"' in shown
     again, links2 = await make_request(session, settings, requester_email="Opt@Example.com")
     assert again.status == "suppressed" and again.status_reason == "opted_out"
     assert links2 == {}
@@ -81,19 +82,24 @@ async def test_a_persons_press_opts_out_and_the_same_page_undoes_it(
     assert third.status == "sent"
 
 
-async def test_a_client_that_just_opened_a_score_link_is_held_until_it_presses_again(
+async def test_a_client_that_just_opened_a_score_link_is_held_until_time_has_passed(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
     settings.feedback.scanner_min_action_ms = 0
     _fb, links = await make_request(session, settings, requester_email="fast@example.com")
     token = _token(links)
     await client.get(path_of(links["7"]), headers=BROWSER_HEADERS)  # a link follower's path
-    text = await _opt_out(client, token, PRESSED)
-    assert "Nothing has changed" in text
+    shown = await _opt_out(client, token, PRESSED)
+    assert "Nothing has changed" in shown
     row = await session.get(OptOut, "email:fast@example.com", populate_existing=True)
     assert row is not None and row.status == "automated"
     assert row.evidence["reasons"] == ["soon_after_score_link"]  # type: ignore[index]
-    # A person told "nothing has changed" presses the page's confirm button: believed.
+    # Pressed again at once: still held (a scanner presses what the next page offers too).
+    assert "Nothing has changed" in await _opt_out(client, token, PRESSED, confirm="1")
+    # Half a minute later (the fetches move back instead of sleeping) the press is believed.
+    await session.execute(
+        text("UPDATE feedback_opens SET opened_at = opened_at - interval '30 seconds'")
+    )
     confirmed = await _opt_out(client, token, PRESSED, confirm="1")
     assert "You will not receive feedback requests" in confirmed
     await session.refresh(row)

@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.feedback.models import OptOut, Response
 from tests.feedback.conftest import DESKTOP_UA, SmtpServer, html_links, score_links
-from tests.feedback.live import Scenario, live_overrides, resolve_ticket
-from tests.support.browser import chromium
+from tests.feedback.live import Scenario, browser, live_overrides, resolve_ticket
 
 # High limits: a 429 must not be what keeps a scanner's click out of the scores.
 LIMITS = {"rate_limit_per_minute": 100_000}
@@ -28,7 +27,8 @@ async def counted(scenario: Scenario) -> list[Response]:
 
 async def opted_out(scenario: Scenario) -> bool:
     async with scenario.sessions() as s:
-        return (await s.scalar(select(OptOut))) is not None
+        applied = select(OptOut).where(OptOut.status == "applied")  # automated ones are kept
+        return (await s.scalar(applied)) is not None
 
 
 async def time_passes(scenario: Scenario) -> None:
@@ -36,6 +36,7 @@ async def time_passes(scenario: Scenario) -> None:
     async with scenario.sessions() as s:
         await s.execute(text("UPDATE feedback_opens SET opened_at = opened_at - interval '1 hour'"))
         await s.execute(text("UPDATE responses SET answered_at = answered_at - interval '1 hour'"))
+        await s.execute(text("UPDATE feedback_requests SET sent_at = sent_at - interval '1 hour'"))
         await s.commit()
 
 
@@ -57,9 +58,9 @@ async def test_plain_fetch_and_head_of_every_link_record_nothing(
         assert (await scenario.request()).status == "sent"
 
 
-async def _open_all(browser: Any, links: list[str], *, click: bool) -> list[Any]:
+async def _open_all(context: Any, links: list[str], *, click: bool) -> list[Any]:
     """Open every link of the mail at once, as Safe Links does; optionally press every button."""
-    pages = [await browser.new_page() for _ in links]
+    pages = [await context.new_page() for _ in links]
     posts: list[str] = []
     for page in pages:
         page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
@@ -90,20 +91,20 @@ async def test_headless_browser_on_every_link_records_nothing_counted(
     with live_server_factory(**live_overrides(smtp_server, **LIMITS)) as srv:
         scenario = await resolve_ticket(committed, pg_url, srv.url, smtp_server)
         (message,) = smtp_server.inbox.messages
-        async with chromium(user_agent=DESKTOP_UA) as browser:
-            posts = await _open_all(browser, html_links(message), click=click)
+        async with browser(user_agent=DESKTOP_UA) as context:
+            posts = await _open_all(context, html_links(message), click=click)
             assert posts, "the scanner ran the page's script and posted"
             assert await counted(scenario) == []
             response = await scenario.response()
             assert response is not None and response.automated  # kept, with its evidence
             reasons = set(response.evidence["reasons"])
-            assert reasons & {"several_options_within_seconds", "trap_link"}, reasons
+            assert reasons & {"several_options_opened", "trap_link", "control_sweep"}, reasons
             assert not await opted_out(scenario)
             assert (await scenario.request()).status == "sent"
 
             # The person clicks one link later on: it counts and replaces the scanner's click.
             await time_passes(scenario)
-            page = await browser.new_page()
+            page = await context.new_page()
             async with page.expect_response(lambda r: r.request.method == "POST") as done:
                 await page.goto(score_links(message)["4"])
             assert (await done.value).ok

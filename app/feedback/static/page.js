@@ -45,6 +45,8 @@
   var pending = d.pending === "" ? null : parseInt(d.pending, 10);
   var recorded = pending === null;  // is the score on screen the counted one?
   var noticeAt = null;
+  var sweepAt = parseInt(d.sweep, 10) || 4;
+  var sweepSent = false;
   var pressed = { score: {}, lost: {} };  // options pressed on this page, per question
   var chain = Promise.resolve();
 
@@ -100,10 +102,8 @@
     say(d.uncounted);
   }
 
-  function post(fields, evidence) {
+  function send(fields, evidence) {
     var body = new URLSearchParams();
-    if (!recorded && pending !== null && fields.score === undefined) { fields.score = pending; }
-    var score = fields.score;
     Object.keys(fields).forEach(function (key) {
       var value = fields[key];
       if (Array.isArray(value)) {
@@ -116,14 +116,24 @@
     body.append("lang", d.lang);
     body.append("view", d.view);
     body.append("signals", JSON.stringify(evidence));
+    // keepalive: the last answer still arrives when the person closes the page at once.
+    return fetch(d.post, {
+      method: "POST",
+      headers: { "Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded" },
+      body: body.toString(),
+      credentials: "same-origin",
+      keepalive: true
+    });
+  }
+
+  // Posts go one after another, in order; the evidence is taken when a post leaves, so a
+  // post queued behind others reports every press made on the page by then.
+  function post(fields, evidence) {
+    if (!recorded && pending !== null && fields.score === undefined) { fields.score = pending; }
+    var score = fields.score;
     chain = chain.then(function () {
       say(d.saving);
-      return fetch(d.post, {
-        method: "POST",
-        headers: { "Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded" },
-        body: body.toString(),
-        credentials: "same-origin"
-      }).then(function (r) {
+      return send(fields, evidence()).then(function (r) {
         if (!r.ok) { throw new Error(String(r.status)); }
         return r.json();
       }).then(function (answer) {
@@ -140,7 +150,18 @@
     return chain;
   }
 
-  function press(fields) { post(fields, signals("press", performance.now() - loadedAt)); }
+  function press(fields) {
+    var since = performance.now() - loadedAt;
+    var evidence = function () { return signals("press", since); };
+    if (!sweepSent && count(pressed.score) + count(pressed.lost) > 0 &&
+        Math.max(count(pressed.score), count(pressed.lost)) >= sweepAt) {
+      // Pressing option after option is what button-pressing scanners do: report it at once,
+      // not behind the queue, in case the page is closed before the queue drains.
+      sweepSent = true;
+      send({ score: pending }, evidence());
+    }
+    post(fields, evidence);
+  }
 
   function checkedFactors() {
     return Array.prototype.map.call(details.querySelectorAll("input[name=factors]:checked"), function (i) { return i.value; });
@@ -172,7 +193,7 @@
     if (isNaN(score)) { return; }
     pending = score;
     var since = noticeAt === null ? performance.now() - loadedAt : performance.now() - noticeAt;
-    post(allDetails({ score: score }), signals("confirm", since));
+    post(allDetails({ score: score }), function () { return signals("confirm", since); });
   });
 
   details.addEventListener("change", function (e) {
@@ -209,7 +230,7 @@
     var dwell = parseInt(d.dwell, 10) || 0;
     setTimeout(function () {
       if (recorded || count(pressed.score) > 0) { return; }  // the person already chose
-      post({ score: pending }, signals("auto", dwell)).then(function () {
+      post({ score: pending }, function () { return signals("auto", dwell); }).then(function () {
         var url = new URL(window.location.href);
         url.searchParams.delete("s");
         window.history.replaceState(null, "", url.pathname + url.search);
