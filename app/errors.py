@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import db_errors
@@ -104,9 +105,9 @@ def validation_problem(request: Request | None, errors: list[dict[str, str]]) ->
 
 def unexpected_error(request: Request, exc: BaseException) -> JSONResponse:
     """The answer to an exception no handler took: 503 while the database is unreachable (the
-    client should retry; a 500 would say "bug"), 422 for a value the database cannot store,
-    otherwise 500. Called by ObservabilityMiddleware, so the answer still carries the request
-    id and the connection stays open."""
+    client should retry; a 500 would say "bug"), 409 when a concurrent request changed the row,
+    422 for a value the database cannot store, otherwise 500. Called by ObservabilityMiddleware,
+    so the answer still carries the request id and the connection stays open."""
     if db_errors.is_unavailable(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
         return problem(
@@ -116,6 +117,11 @@ def unexpected_error(request: Request, exc: BaseException) -> JSONResponse:
             "The database cannot be reached; try again shortly",
             request,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    if isinstance(exc, StaleDataError | ObjectDeletedError):
+        # Another request changed or deleted the row while this one worked on it.
+        return problem(
+            409, "conflict", "Conflict", "The resource changed while this request ran", request
         )
     if bad := db_errors.unstorable(exc):
         message = MESSAGES.get(bad.kind, "The value cannot be stored")

@@ -33,34 +33,67 @@ CHECKS = (
 SECRET = "schemathesis-webhook-secret"
 
 
-def seed(base_url: str, key: str) -> None:
-    """A connector and one delivery, so that lists and links have something real in them."""
-    auth = {"Authorization": f"Bearer {key}"}
-    created = httpx.post(
-        f"{base_url}/api/v1/connectors",
-        headers=auth,
-        json={
-            "name": "seeded",
-            "kind": "generic",
-            "base_url": "https://helpdesk.example.com",
-            "webhook_secret": SECRET,
-        },
-    )
-    created.raise_for_status()
-    body = (REPO / "tests/fixtures/generic/resolved.json").read_bytes()
-    stamp = int(time.time())
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": "seed-1",
-        "webhook-timestamp": str(stamp),
-        "webhook-signature": standard_webhooks_signature(SECRET, "seed-1", stamp, body),
-    }
-    httpx.post(f"{base_url}/webhooks/seeded", content=body, headers=headers).raise_for_status()
+def seed(base_url: str, key: str) -> dict[str, list]:
+    """A connector, one delivery with its answer, and an XLA, so that lists have rows and each
+    path parameter is sometimes the id of something real: {parameter name: [values]}."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}) as api:
+        connector = api.post(
+            "/api/v1/connectors",
+            json={
+                "name": "seeded",
+                "kind": "generic",
+                "base_url": "https://helpdesk.example.com",
+                "webhook_secret": SECRET,
+            },
+        ).raise_for_status()
+        body = (REPO / "tests/fixtures/generic/resolved.json").read_bytes()
+        stamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": "seed-1",
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": standard_webhooks_signature(SECRET, "seed-1", stamp, body),
+        }
+        accepted = api.post("/webhooks/seeded", content=body, headers=headers).raise_for_status()
+        token = accepted.json()["links"]["9"].rsplit("/f/", 1)[1].split("?")[0]
+        api.post(f"/f/{token}", json={"score": 9}, headers={"accept": "application/json"})
+        xla = api.post(
+            "/api/v1/xlas", json={"name": "seeded", "scope": "all", "min_happiness": 0}
+        ).raise_for_status()
+        found = {
+            "connector_id": [connector.json()["id"]],
+            "connector_name": ["seeded"],
+            "request_id": [accepted.json()["feedback_request_id"]],
+            "token": [token],
+            "xla_id": [xla.json()["id"]],
+        }
+        for name, path in (
+            ("event_id", "/api/v1/inbound-events"),
+            ("response_id", "/api/v1/feedback/responses"),
+            ("job_id", "/api/v1/jobs"),
+        ):
+            found[name] = [item["id"] for item in api.get(path).json()["items"]]
+    return {name: values for name, values in found.items() if values}
 
 
-def run_schemathesis(base_url: str, key: str, max_time: int, report_dir: Path) -> dict:
+def config_file(ids: dict[str, list], folder: Path) -> Path:
+    """A schemathesis.toml: each path parameter takes a seeded value half of the time."""
+    lines = []
+    for name, values in ids.items():
+        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}", ""]
+    lines.append("[parameters]")
+    lines += [f'"path.{n}" = {{ dictionary = "{n}", probability = 0.5 }}' for n in ids]
+    path = folder / "schemathesis.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_schemathesis(base_url: str, key: str, max_time: int, config: Path) -> dict:
+    report_dir = config.parent / "report"
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(config),
         "run",
         f"{base_url}/openapi.json",
         "--header",
@@ -102,8 +135,8 @@ def main() -> int:
                 url, Path(tmp) / "server.log", XPULSE_FEEDBACK__RATE_LIMIT_PER_MINUTE="1000000"
             ) as xpulse,
         ):
-            seed(xpulse.base_url, key)
-            report = run_schemathesis(xpulse.base_url, key, args.max_time, Path(tmp))
+            config = config_file(seed(xpulse.base_url, key), Path(tmp))
+            report = run_schemathesis(xpulse.base_url, key, args.max_time, config)
             log = xpulse.log()
     finally:
         postgres.drop_database(server, url)

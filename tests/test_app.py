@@ -360,3 +360,16 @@ def test_an_unreachable_database_is_503_with_retry_after_on_a_kept_connection(
         assert headers["content-type"] == PROBLEM
         assert int(headers["retry-after"]) > 0
     assert all(headers.get("x-request-id") for _, headers in answers)
+
+
+def test_a_row_changed_by_a_concurrent_request_is_409_not_500() -> None:
+    """PATCH racing a DELETE of the same connector: the UPDATE matches no row (StaleDataError)."""
+    from sqlalchemy.orm.exc import StaleDataError
+    from starlette.requests import Request
+
+    from app.errors import unexpected_error
+
+    scope = {"type": "http", "method": "PATCH", "path": "/api/v1/connectors/x", "headers": []}
+    response = unexpected_error(Request(scope), StaleDataError("expected 1 row; 0 matched"))
+    assert response.status_code == 409
+    assert response.media_type == PROBLEM
