@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.feedback import delivery, rules
-from app.feedback.models import FeedbackOpen, FeedbackRequest, RequestStatus
+from app.feedback.models import FeedbackClick, FeedbackOpen, FeedbackRequest, RequestStatus
 from app.feedback.schemas import SendEmail, Tick
 from app.jobs import queue
 from app.jobs.registry import JobContext, handler, periodic
@@ -46,10 +46,11 @@ async def expire_requests(ctx: JobContext, payload: Tick) -> None:
 
 
 async def purge_opens(session: AsyncSession, *, now: datetime, days: int) -> int:
-    """Link fetches only matter while a click can still be judged; keep them a while for audits."""
-    result = await session.execute(
-        delete(FeedbackOpen).where(FeedbackOpen.opened_at < now - timedelta(days=days))
-    )
+    """Link fetches only matter while a click can still be judged; keep them (and the judged
+    clicks behind the scanner statistics) a while for audits."""
+    cutoff = now - timedelta(days=days)
+    await session.execute(delete(FeedbackClick).where(FeedbackClick.at < cutoff))
+    result = await session.execute(delete(FeedbackOpen).where(FeedbackOpen.opened_at < cutoff))
     return result.rowcount
 
 

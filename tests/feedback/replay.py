@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.feedback.models import FeedbackRequest, OptOut, Response, ResponseFactor
@@ -29,6 +30,9 @@ SETTINGS = {
     "rate_limit_per_minute": 100_000,
     "click_dwell_ms": 400,
     "scanner_min_action_ms": 250,
+    # A loaded test machine can stretch a replayed link follower's 1-2 s from the score page to
+    # the opt-out button past the default 20 s; the replay is about the rules, not that race.
+    "scanner_opt_out_after_score_seconds": 300,
 }
 READ = 0.45  # seconds a replayed person looks at a page before pressing anything
 STAY = 0.5  # seconds a replayed scanner stays on a page
@@ -51,6 +55,7 @@ class Outcome:
     automated: Response | None
     factors: list[str]
     opt_out: str | None  # applied | automated | undone
+    opt_out_evidence: dict[str, Any] | None
     pending_write_backs: int
 
     @property
@@ -98,7 +103,16 @@ class Replay:
         )
 
     async def later(self, mail: Mail, seconds: float) -> None:
-        await travel(self.sessions, seconds, mail.request_id)
+        """Time passes for this mail; retried when it meets the server's writes in a deadlock
+        (a scanner's last posts may still be landing)."""
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                return await travel(self.sessions, seconds, mail.request_id)
+            except DBAPIError as exc:
+                if "deadlock" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
 
     @asynccontextmanager
     async def client(self, *, webdriver: bool = False, **options: Any) -> AsyncIterator[Any]:
@@ -150,6 +164,7 @@ class Replay:
             automated=automated,
             factors=factors,
             opt_out=opt_out.status if opt_out else None,
+            opt_out_evidence=opt_out.evidence if opt_out else None,
             pending_write_backs=pending,
         )
 

@@ -453,6 +453,7 @@ def _row(outcome: Outcome) -> dict[str, Any]:
         "reasons": evidence.get("reasons", []),
         "mode": evidence.get("mode"),
         "opt_out": outcome.opt_out,
+        "opt_out_reasons": (outcome.opt_out_evidence or {}).get("reasons"),
     }
 
 
