@@ -28,7 +28,8 @@ LATENCY = Histogram(
 
 
 class ObservabilityMiddleware:
-    """Sets X-Request-ID, logs one JSON line per request and records metrics by route template."""
+    """Sets X-Request-ID, logs one JSON line per request and records metrics by route template;
+    answers any exception no handler took (app/errors.py unexpected_error)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,7 +44,6 @@ class ObservabilityMiddleware:
         token = request_id_var.set(rid)
         status = 500
         start = time.perf_counter()
-
         started = finished = False
 
         async def send_wrapper(message: Message) -> None:
