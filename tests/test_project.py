@@ -77,7 +77,8 @@ def test_domains_import_only_to_their_left() -> None:
 
 
 def test_core_imports_no_domain_except_the_wiring_modules() -> None:
-    wiring = {"models.py", "api.py", "main.py", "cli.py"}  # they assemble the domains
+    # They assemble the domains (demo.py loads demo rows into every domain's tables).
+    wiring = {"models.py", "api.py", "main.py", "cli.py", "demo.py"}
     violations = []
     for path in (REPO / "app").glob("*.py"):
         if path.name in wiring:
