@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from app.connectors.models import Channel
-from app.connectors.options import ConnectorOptions
+from app.connectors.options import KindOptions, echo
 from app.tickets.events import TicketRef
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
@@ -66,7 +66,11 @@ class ConnectorCreate(BaseModel):
     webhook_secret: SecretStr = Field(description="Write-only; at least 16 characters")
     auth: AuthIn | None = Field(None, description="How XPulse calls the ITSM API (write-only)")
     channel: Channel = Channel.email
-    options: ConnectorOptions = Field(default_factory=ConnectorOptions)
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The options of the connector's kind (ServiceNowOptions, JiraOptions or "
+        "GenericOptions); another kind's option or an unknown one is a 422 naming it",
+    )
     enabled: bool = True
 
     @field_validator("webhook_secret")
@@ -90,7 +94,9 @@ class ConnectorUpdate(BaseModel):
     webhook_secret: SecretStr | None = None
     auth: AuthIn | None = None
     channel: Channel | None = None
-    options: dict[str, Any] | None = None
+    options: dict[str, Any] | None = Field(
+        None, description="Merged key by key into the options of the connector's kind"
+    )
     enabled: bool | None = None
 
     @field_validator("webhook_secret")
@@ -139,7 +145,7 @@ class ConnectorRead(BaseModel):
     base_url: str
     enabled: bool
     channel: str
-    options: ConnectorOptions
+    options: KindOptions = Field(description="The options of the connector's kind, and no other")
     auth: AuthRead | None
     webhook_path: str = Field(description="POST deliveries here (relative to the public URL)")
     webhook_secret_set: bool
@@ -158,7 +164,7 @@ class ConnectorRead(BaseModel):
             base_url=connector.base_url,
             enabled=connector.enabled,
             channel=connector.channel,
-            options=ConnectorOptions.model_validate(connector.options or {}),
+            options=echo(connector.kind, connector.options),
             auth=AuthRead.model_validate({k: auth.get(k) for k in AuthRead.model_fields})
             if auth.get("type")
             else None,

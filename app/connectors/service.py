@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.base import ConnectorConfig
 from app.connectors.models import Connector, InboundEvent
-from app.connectors.options import ConnectorOptions
+from app.connectors.options import OPTIONS_BY_KIND, ConnectorOptions, own_options
 from app.connectors.registry import get_kind
 from app.connectors.schemas import ConnectorCreate, ConnectorUpdate, auth_to_storage
 from app.errors import Conflict, NotFound, Unprocessable
@@ -40,10 +41,32 @@ def to_config(connector: Connector) -> ConnectorConfig:
     )
 
 
+def validate_options(kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The kind's options, checked, as stored; a 422 naming every unknown or invalid option."""
+    try:
+        return OPTIONS_BY_KIND[kind].model_validate(options).model_dump(mode="json")
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": ".".join(["options", *(str(p) for p in e["loc"])]),
+                "message": "not an option of this kind"
+                if e["type"] == "extra_forbidden"
+                else e["msg"],
+                "type": e["type"],
+            }
+            for e in exc.errors()
+        ]
+        fields = ", ".join(e["field"] for e in errors)
+        raise Unprocessable(
+            f"Invalid options for a {kind} connector: {fields}", errors=errors
+        ) from None
+
+
 async def create_connector(
     session: AsyncSession, *, data: ConnectorCreate, now: datetime
 ) -> Connector:
     get_kind(data.kind)  # unknown kind -> 404 problem
+    options = validate_options(data.kind, data.options)
     connector = Connector(
         id=uuid.uuid4(),
         name=data.name,
@@ -53,7 +76,7 @@ async def create_connector(
         webhook_secret=data.webhook_secret.get_secret_value(),
         auth=auth_to_storage(data.auth),
         channel=data.channel,
-        options=data.options.model_dump(mode="json"),
+        options=options,
         created_at=now,
         updated_at=now,
     )
@@ -107,11 +130,8 @@ async def update_connector(
     if data.enabled is not None:
         connector.enabled = data.enabled
     if data.options is not None:
-        try:
-            merged = ConnectorOptions.model_validate({**(connector.options or {}), **data.options})
-        except ValidationError as exc:
-            raise Unprocessable(f"Invalid options: {exc.errors()[0]['msg']}") from exc
-        connector.options = merged.model_dump(mode="json")
+        merged = {**own_options(connector.kind, connector.options), **data.options}
+        connector.options = validate_options(connector.kind, merged)
     connector.updated_at = now
     await session.flush()
     return connector

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from pydantic import BaseModel
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,7 +50,8 @@ async def test_connector_lifecycle(
     assert data["base_url"] == "https://acme.service-now.com"
     assert data["webhook_path"] == "/webhooks/sn-prod" and data["webhook_secret_set"] is True
     assert data["options"]["score_field"] == "u_xp_score"
-    assert data["options"]["property_key"] == "xpulse.experience"  # defaults filled in
+    assert data["options"]["work_note"] is True  # the kind's defaults filled in
+    assert "property_key" not in data["options"]  # and no other kind's options
     row = await session.get(Connector, data["id"])
     assert row.webhook_secret == SECRET and row.auth["password"] == PASSWORD
 
@@ -109,7 +111,9 @@ async def test_create_errors(
 async def test_bearer_and_oauth_auth_are_write_only(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
-    bearer = create_body(name="jira-dc", kind="jira", auth={"type": "bearer", "token": "pat-123"})
+    bearer = create_body(
+        name="jira-dc", kind="jira", auth={"type": "bearer", "token": "pat-123"}, options={}
+    )
     response = await client.post("/api/v1/connectors", json=bearer, headers=admin_headers)
     assert response.status_code == 201 and "pat-123" not in response.text
     oauth = create_body(
@@ -119,6 +123,84 @@ async def test_bearer_and_oauth_auth_are_write_only(
     response = await client.post("/api/v1/connectors", json=oauth, headers=admin_headers)
     assert response.status_code == 201 and "cs-999" not in response.text
     assert response.json()["auth"]["client_id"] == "cid"
+
+
+OWN_OPTIONS = {
+    "servicenow": {"tables", "resolved_states", "score_field", "work_note", "poll"},
+    "jira": {"property_key", "score_custom_field", "replay_window_minutes", "comment"},
+    "generic": {"callback_url"},
+}
+COMMON_OPTIONS = {"sampling_percent", "language", "requests_per_second"}
+
+
+@pytest.mark.parametrize("kind", sorted(OWN_OPTIONS))
+async def test_each_kind_accepts_and_echoes_only_its_own_options(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], kind: str
+) -> None:
+    created = await client.post(
+        "/api/v1/connectors",
+        json=create_body(name=f"{kind}-own", kind=kind, options={"language": "de"}),
+        headers=admin_headers,
+    )
+    assert created.status_code == 201, created.text
+    echoed = set(created.json()["options"])
+    assert OWN_OPTIONS[kind] | COMMON_OPTIONS <= echoed
+    for other, names in OWN_OPTIONS.items():
+        if other != kind:
+            assert not names & echoed, other
+    assert created.json()["options"]["language"] == "de"
+
+    # Every other kind's option, and a made-up one, is refused by name, on create and on update.
+    foreign = sorted(n for other, names in OWN_OPTIONS.items() if other != kind for n in names)
+    for name in [*foreign, "no_such_option"]:
+        refused = await client.post(
+            "/api/v1/connectors",
+            json=create_body(name=f"{kind}-bad", kind=kind, options={name: None}),
+            headers=admin_headers,
+        )
+        assert refused.status_code == 422, (name, refused.text)
+        problem = refused.json()
+        assert f"options.{name}" in problem["detail"]
+        assert {"field": f"options.{name}", "type": "extra_forbidden"}.items() <= (
+            problem["errors"][0].items()
+        )
+        patched = await client.patch(
+            f"/api/v1/connectors/{created.json()['id']}",
+            json={"options": {name: None}},
+            headers=admin_headers,
+        )
+        assert patched.status_code == 422 and f"options.{name}" in patched.json()["detail"]
+
+
+async def test_a_row_stored_with_another_kinds_options_echoes_only_its_own(
+    client: httpx.AsyncClient, session: AsyncSession, admin_headers: dict[str, str]
+) -> None:
+    """Before options were per kind every connector stored every option: those never applied
+    and are neither shown nor in the way of an update."""
+    created = await client.post(
+        "/api/v1/connectors",
+        json=create_body(name="jira-old", kind="jira", options={}),
+        headers=admin_headers,
+    )
+    connector_id = created.json()["id"]
+    await session.execute(
+        update(Connector)
+        .where(Connector.id == uuid.UUID(connector_id))
+        .values(options={"tables": ["incident"], "poll": True, "comment": "platform"})
+    )
+    got = await client.get(f"/api/v1/connectors/{connector_id}", headers=admin_headers)
+    assert got.json()["options"]["comment"] == "platform"
+    assert "tables" not in got.json()["options"] and "poll" not in got.json()["options"]
+    patched = await client.patch(
+        f"/api/v1/connectors/{connector_id}",
+        json={"options": {"language": "fi"}},
+        headers=admin_headers,
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["options"]["comment"] == "platform"
+    row = await session.get(Connector, uuid.UUID(connector_id))
+    await session.refresh(row)
+    assert "tables" not in row.options and row.options["language"] == "fi"
 
 
 class Probe(BaseModel):
