@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-change-me"  # noqa: S105 - the placeholder the validator refuses in production
+MIN_SECRET_KEY_LENGTH = 32
+# The placeholders deploy/ examples ship ("change-me", "replace-with-…"): production refuses them.
+PLACEHOLDER = re.compile(r"change-me|replace-with", re.IGNORECASE)
+
+
+def is_placeholder(value: str) -> bool:
+    return value == DEV_SECRET or bool(PLACEHOLDER.search(value))
 
 
 class SmtpSettings(BaseModel):
@@ -85,9 +94,23 @@ class Settings(BaseSettings):
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> Settings:
-        if self.env == "production" and self.secret_key.get_secret_value() in ("", DEV_SECRET):
-            raise ValueError("XPULSE_SECRET_KEY must be set to a random value in production")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        key = self.secret_key.get_secret_value()
+        if is_placeholder(key) or len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"XPULSE_SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_LENGTH} "
+                "characters in production (openssl rand -hex 32)"
+            )
+        if self.smtp.password.get_secret_value() and is_placeholder(
+            self.smtp.password.get_secret_value()
+        ):
+            raise ValueError("XPULSE_SMTP__PASSWORD is the example placeholder: set the real one")
+        if is_placeholder(urlsplit(self.database_url).password or ""):
+            raise ValueError(
+                "XPULSE_DATABASE_URL has the example placeholder password: set the real one"
+            )
         return self
 
     @property

@@ -22,8 +22,24 @@ def test_default_database_is_embedded_sqlite_under_var() -> None:
     assert settings.is_sqlite
 
 
-@pytest.mark.parametrize("secret", [DEV_SECRET, ""])
-def test_production_refuses_a_placeholder_secret(secret: str) -> None:
+@pytest.mark.parametrize(
+    "secret",
+    [DEV_SECRET, "", "replace-with-output-of-openssl-rand-hex-32", "x" * 31, "Change-Me" * 8],
+)
+def test_production_refuses_a_placeholder_or_short_secret(secret: str) -> None:
     with pytest.raises(ValidationError, match="XPULSE_SECRET_KEY"):
         Settings(_env_file=None, env="production", secret_key=secret)
-    assert Settings(_env_file=None, env="production", secret_key="a" * 40).env == "production"
+    assert Settings(_env_file=None, env="production", secret_key="a" * 32).env == "production"
+    # Development keeps working with the built-in placeholder.
+    assert Settings(_env_file=None, secret_key=secret).env == "development"
+
+
+def test_production_refuses_the_example_passwords() -> None:
+    good = {"_env_file": None, "env": "production", "secret_key": "k" * 40}
+    with pytest.raises(ValidationError, match="XPULSE_SMTP__PASSWORD"):
+        Settings(**good, smtp={"password": "change-me"})
+    with pytest.raises(ValidationError, match="XPULSE_DATABASE_URL"):
+        Settings(**good, database_url="postgresql+asyncpg://xpulse:change-me@db:5432/xpulse")
+    assert Settings(
+        **good, smtp={"password": "s3cret"}, database_url="postgresql+asyncpg://x:y@db/x"
+    )

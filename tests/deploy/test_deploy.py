@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.config import Settings
+from app.config import Settings, is_placeholder
 from tests.support.settings import env_var_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,11 +51,19 @@ def compose_env() -> dict[str, str]:
         pairs = env.items() if isinstance(env, dict) else (e.split("=", 1) for e in env)
         found.update({k: str(v) for k, v in pairs})
         if env_file := service.get("env_file"):
-            for line in (DEPLOY / env_file).read_text().splitlines():
+            # The operator's copy of the example (it is not in the repository).
+            for line in (DEPLOY / f"{env_file}.example").read_text().splitlines():
                 if line.strip() and not line.startswith("#"):
                     key, value = line.split("=", 1)
                     found[key] = value
     return found
+
+
+def real(value: str) -> str:
+    """What an operator puts in place of an example's placeholder."""
+    if "://" in value:  # a URL with a placeholder password
+        return value.replace("change-me", "real-password")
+    return "r" * 40 if is_placeholder(value) else value
 
 
 def k8s_env() -> dict[str, str]:
@@ -80,7 +88,12 @@ def test_every_variable_is_a_setting_with_a_valid_value(source, monkeypatch) -> 
     assert not unknown, f"not settings: {sorted(unknown)}"
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("XPULSE_SECRET_KEY", "x" * 32)  # examples carry a placeholder
+    # As shipped, the examples carry placeholders that production refuses to start with …
+    with pytest.raises(ValueError, match=r"placeholder|XPULSE_SECRET_KEY"):
+        Settings(_env_file=None)
+    # … and once each is replaced, they load.
+    for key, value in env.items():
+        monkeypatch.setenv(key, real(value))
     settings = Settings(_env_file=None)
     assert settings.env == "production"
     assert settings.database_url.startswith("postgresql+asyncpg://")
@@ -169,3 +182,19 @@ def test_the_migrate_job_can_run_once_per_release() -> None:
     assert job["metadata"]["generateName"].endswith("-")
     # kept out of the folder that `kubectl apply -f deploy/k8s/` applies
     assert not any("Job" in p.read_text() for p in (DEPLOY / "k8s").glob("*.yaml"))
+
+
+def test_production_refuses_every_placeholder_the_examples_ship(monkeypatch) -> None:
+    """Each placeholder alone is enough to stop a production start."""
+    for source in (compose_env, k8s_env):
+        env = source()
+        placeholders = [k for k, v in env.items() if is_placeholder(v)]
+        assert placeholders, source.__name__
+        for key in placeholders:
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            for other in placeholders:
+                if other != key:
+                    monkeypatch.setenv(other, real(env[other]))
+            with pytest.raises(ValueError, match=key):
+                Settings(_env_file=None)
