@@ -200,6 +200,33 @@ _ANSWER_FIELDS = {
         },
         "lost_time": {"type": "string", "description": "A lost-time bucket key; empty clears"},
         "comment": {"type": "string", "maxLength": 4000},
+        "view": {"type": "string", "description": "The page's signed view stamp (evidence)"},
+        "confirm": {"type": "string", "description": "`1`: the not-counted notice's button"},
+        "signals": {
+            "type": "string",
+            "description": 'JSON evidence from the page\'s script (README, "Mail scanners")',
+        },
+    },
+}
+_OPT_OUT_FIELDS = {
+    "type": "object",
+    "properties": {
+        "List-Unsubscribe": {"type": "string", "enum": ["One-Click"], "description": "RFC 8058"},
+        "action": {"type": "string", "enum": ["undo"], "description": "Take the opt-out back"},
+        "view": {"type": "string"},
+        "confirm": {"type": "string"},
+        "signals": {"type": "string"},
+    },
+}
+OPT_OUT_OPENAPI = {
+    "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": _OPT_OUT_FIELDS}}},
+    "responses": {
+        "200": {
+            "description": "The page: opted out (with undo), not applied (a suspected scanner's "
+            "press, kept as evidence) or back in; empty for RFC 8058 one-click"
+        },
+        "404": {"description": "Unknown link"},
+        "429": {"description": "Rate-limited"},
     },
 }
 ANSWER_OPENAPI = {
@@ -210,7 +237,10 @@ ANSWER_OPENAPI = {
         }
     },
     "responses": {
-        "200": {"description": "With `Accept: application/json`: the saved answer"},
+        "200": {
+            "description": "With `Accept: application/json`: the answer on record; `counted` "
+            "says whether this post's answer is the counted one"
+        },
         "303": {"description": "Saved; back to the page"},
         "404": {"description": "Unknown link"},
         "410": {"description": "The request expired or was cancelled"},
@@ -244,7 +274,7 @@ async def opt_out_head(token: str, request: Request, session: SessionDep) -> Res
     return await _guarded(pages.opt_out_form, request, session, token)
 
 
-@public_router.post("/f/{token}/opt-out")
+@public_router.post("/f/{token}/opt-out", openapi_extra=OPT_OUT_OPENAPI)
 async def opt_out(token: str, request: Request, session: SessionDep) -> Response:
-    """Never ask this requester again (also RFC 8058 one-click unsubscribe)."""
+    """Opt out (a press judged like an answer; RFC 8058 one-click too), or `action=undo`."""
     return await _guarded(pages.opt_out, request, session, token)

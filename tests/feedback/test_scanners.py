@@ -17,7 +17,7 @@ from tests.feedback.conftest import DESKTOP_UA, SmtpServer, html_links, score_li
 from tests.feedback.live import Scenario, browser, live_overrides, resolve_ticket
 
 # High limits: a 429 must not be what keeps a scanner's click out of the scores.
-LIMITS = {"rate_limit_per_minute": 100_000}
+LIMITS = {"rate_limit_per_minute": 100_000, "click_dwell_ms": 400}  # the pause, scaled down
 
 
 async def counted(scenario: Scenario) -> list[Response]:
@@ -75,7 +75,7 @@ async def _open_all(context: Any, links: list[str], *, click: bool) -> list[Any]
                 await button.click(timeout=1000, force=True, no_wait_after=True)
 
         await asyncio.gather(*(press(p) for p in pages))
-    await asyncio.sleep(4)  # the pages' scripts run their timers: real browser time
+    await asyncio.sleep(1.5)  # the pages' scripts run their timers: real browser time
     return posts
 
 
