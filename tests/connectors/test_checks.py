@@ -32,6 +32,7 @@ def db_object(request: httpx.Request) -> httpx.Response:
 
 def servicenow(choice_rows: list[dict], columns: list[dict]) -> respx.Route:
     respx.get(f"{SN}/api/now/table/sys_user").respond(200, json={"result": [{"sys_id": "u"}]})
+    respx.get(f"{SN}/api/now/table/sys_journal_field").respond(200, json={"result": []})
     respx.get(f"{SN}/api/now/table/sys_db_object").mock(side_effect=db_object)
     respx.get(f"{SN}/api/now/table/sys_dictionary").respond(200, json={"result": columns})
     return respx.get(f"{SN}/api/now/table/sys_choice").respond(200, json={"result": choice_rows})
@@ -52,6 +53,10 @@ async def test_servicenow_states_come_from_the_table_or_the_one_it_extends() -> 
     found = await run(config("servicenow"))  # incident and sc_req_item, the defaults
     assert found == {
         "credentials": (True, "the Table API answers and sys_user is readable"),
+        "journal": (
+            True,
+            "sys_journal_field is readable (a retried write-back checks its work notes)",
+        ),
         "states:incident": (True, "resolved states: 6 Resolved, 7 Closed"),
         "field:incident.u_experience_score": (True, "incident.u_experience_score exists"),
         "states:sc_req_item": (True, "resolved states: 3 Closed Complete, 4 Closed Incomplete"),
@@ -164,8 +169,11 @@ async def test_check_endpoint_against_a_loopback_servicenow(
     assert body["ok"] is False
     assert [(c["name"], c["ok"]) for c in body["checks"]] == [
         ("credentials", True),
+        ("journal", False),  # the stand-in has no sys_journal_field: the account cannot read it
         ("states:incident", False),  # the instance has no state 6 or 7 on incident
     ]
+    journal = next(c for c in body["checks"] if c["name"] == "journal")
+    assert "sys_journal_field" in journal["detail"]
     [asked] = itsm.requests("GET", "/api/now/table/sys_choice")
     assert asked.headers["authorization"].startswith("Basic ")  # the connector's credentials
     assert (await client.post(path, headers=read_headers)).status_code == 403

@@ -171,6 +171,22 @@ async def read_users(http: httpx.AsyncClient, connector: ConnectorConfig) -> Non
     )
 
 
+async def read_journal(http: httpx.AsyncClient, connector: ConnectorConfig) -> None:
+    """One sys_journal_field row: a retried write-back reads the work notes it wrote."""
+    await outbound.call(
+        http,
+        connector,
+        "GET",
+        "/api/now/table/sys_journal_field",
+        what="ServiceNow sys_journal_field",
+        params={
+            "sysparm_query": "element=work_notes",
+            "sysparm_fields": "sys_id",
+            "sysparm_limit": "1",
+        },
+    )
+
+
 async def table_chain(http: httpx.AsyncClient, connector: ConnectorConfig, table: str) -> list[str]:
     """The table and the tables it extends, nearest first (incident, task); [] when the
     instance has no such table."""

@@ -1,6 +1,7 @@
-"""The ServiceNow set-up check (POST /api/v1/connectors/{id}/check): the credentials, and per
-surveyed table that it exists, that its resolved states are its own (sys_choice), and that the
-score column is there (sys_dictionary). itsm-contracts.md §2.3."""
+"""The ServiceNow set-up check (POST /api/v1/connectors/{id}/check): the credentials, that the
+work-note journal is readable (a retried write-back looks there first), and per surveyed table
+that it exists, that its resolved states are its own (sys_choice), and that the score column is
+there (sys_dictionary)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ async def check(http: httpx.AsyncClient, connector: ConnectorConfig) -> list[Che
     if not found[0].ok:
         return found  # every other probe would fail the same way
     options = connector.options
+    if options.work_note:
+
+        async def journal() -> str:
+            await client.read_journal(http, connector)
+            return "sys_journal_field is readable (a retried write-back checks its work notes)"
+
+        found.append(await checks.run("journal", journal))
     for table in options.tables:
         chain: list[str] = []  # filled by the states probe, used by the column probe
         probe = _states_probe(http, connector, table, chain)
