@@ -7,7 +7,6 @@ driver's message, which quotes the value."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -22,9 +21,6 @@ from app.inputs import check_value, text_problem
 # (serialization failure, deadlock) that succeed when retried.
 _UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53", "40001", "40P01")
 _INT_BITS = ((types.SmallInteger, 16), (types.BigInteger, 64), (types.Integer, 32))
-# JSON is bound as text with \\u escapes (ensure_ascii): "\\u0000" and surrogate escapes are
-# the only way NUL or a lone surrogate reaches a JSON column.
-_JSON_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 _SUFFIX = re.compile(r"_\d+$")
 _FILE_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
 
@@ -41,40 +37,39 @@ class UnstorableValue(ValueError):
 def check_parameters(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
-    """before_cursor_execute: refuse unstorable values, naming the column they were bound to."""
+    """before_cursor_execute: refuse unstorable values, naming the column they were bound to.
+    Reads the values by bind name, before type processing (so JSON is still a document), for
+    every row of an executemany or a multi-row INSERT."""
     compiled = getattr(context, "compiled", None)
-    names = getattr(compiled, "positiontup", None)
-    if not names or not parameters:
+    rows = getattr(context, "compiled_parameters", None)
+    if compiled is None or not rows:
         return
-    for row in parameters if executemany else (parameters,):
-        for name, value in zip(names, row, strict=False):
-            if isinstance(value, str):
-                kind = text_problem(value)
-                if kind is None and _JSON_ESCAPE.search(value) and _is_json(compiled, name):
-                    kind = _json_problem(value)
-            elif isinstance(value, int) and not isinstance(value, bool):
-                kind = _int_problem(compiled, name, value)
-            else:
-                continue
-            if kind:
+    for row in rows:
+        for name, value in row.items():
+            if kind := _value_problem(compiled, name, value):
                 raise UnstorableValue(_SUFFIX.sub("", name), kind)
+
+
+def _value_problem(compiled: Any, name: str, value: Any) -> str | None:
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return _int_problem(compiled, name, value)
+    if isinstance(value, dict | list | tuple):  # JSON documents, expanding IN lists
+        if isinstance(_bind_type(compiled, name), types.JSON):
+            bad = check_value(value, max_depth=None)
+            return bad.type if bad else None
+        return next(
+            (k for v in value if (k := _value_problem(compiled, name, v)) is not None), None
+        )
+    return None
 
 
 def _bind_type(compiled: Any, name: str) -> Any:
     bind = compiled.binds.get(name)
     return None if bind is None else bind.type
-
-
-def _is_json(compiled: Any, name: str) -> bool:
-    return isinstance(_bind_type(compiled, name), types.JSON)
-
-
-def _json_problem(value: str) -> str | None:
-    try:
-        bad = check_value(json.loads(value), max_depth=None)
-    except ValueError:
-        return None
-    return bad.type if bad else None
 
 
 def _int_problem(compiled: Any, name: str, value: int) -> str | None:

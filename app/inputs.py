@@ -93,7 +93,7 @@ def check_value(data: Any, max_depth: int | None = MAX_JSON_DEPTH) -> BadInput |
                 return _bad(_dotted(path) or "body", kind)
         elif isinstance(value, dict):
             for key, item in value.items():
-                if kind := text_problem(key):
+                if isinstance(key, str) and (kind := text_problem(key)):
                     return _bad(_dotted(path) or "body", kind)
                 stack.append((item, (*path, key)))
         elif isinstance(value, list):

@@ -155,6 +155,26 @@ async def test_the_database_guard_names_the_column_never_the_value(session: Asyn
     assert db_errors.unstorable(caught.value).column == "payload"
 
 
+async def test_the_database_guard_reads_every_row_of_a_bulk_insert(session: AsyncSession) -> None:
+    """One flush of several rows is one multi-row INSERT: good rows pass, a bad one is named."""
+
+    def key(name: str) -> ApiKey:
+        return ApiKey(name=name, prefix=name[:8], key_hash=f"h-{uuid.uuid4()}", scope="read")
+
+    async with session.begin_nested():
+        session.add_all([key(f"bulk-{i}") for i in range(5)])
+        await session.flush()
+    with pytest.raises(db_errors.UnstorableValue) as caught:
+        async with session.begin_nested():
+            session.add_all([key("bulk-a"), key("bulk-b"), key("bulk\ud800c")])
+            await session.flush()
+    assert (caught.value.column, caught.value.kind) == ("name", "lone_surrogate")
+    jobs = [Job(name="x", payload={1: ["a", {"b": "c"}]}, status="pending", run_after=utcnow())]
+    async with session.begin_nested():  # JSON with non-text keys is walked, not refused
+        session.add_all(jobs)
+        await session.flush()
+
+
 async def test_a_database_refusal_is_described_without_sql_or_value(session: AsyncSession) -> None:
     too_long = "secret-" + "x" * 300  # over api_keys.name
     with pytest.raises(DBAPIError) as caught:
