@@ -172,7 +172,9 @@ def deliberate_reasons(click: ClickSeen, limits: Limits) -> list[str]:
     reasons = []
     if click.headers.get("sec-fetch-user") != "?1" and click.headers.get("sec-fetch-site"):
         reasons.append("no_user_activation")
-    if _hurried(click.view_age_ms, limits):
+    if click.view_age_ms is None:
+        reasons.append("no_page_view")  # no stamp this server signed: no page was pressed
+    elif _hurried(click.view_age_ms, limits):
         reasons.append("pressed_too_soon")
     return reasons
 

@@ -94,6 +94,11 @@ SWEEP = [opened(s, -60 + 4 * s, client=f"pool-{s}") for s in range(11)]  # a poo
             [],
         ),
         (click("confirm", signals={}, view_age_ms=4000), [], ["no_user_activation"]),
+        (
+            click("confirm", signals={}, headers={**BROWSER, "sec-fetch-user": "?1"}),
+            [],
+            ["no_page_view"],
+        ),
     ],
 )
 def test_answer_rules(seen: ClickSeen, opens: list[OpenSeen], reasons: list[str]) -> None:

@@ -243,3 +243,59 @@ async def test_the_five_face_scale(
     assert answer.json()["factors"] == ["fast", "slow"]  # neutral: both polarities
     response = await response_of(session, fb.id)
     assert response is not None and response.scale == "faces-5"
+
+
+async def test_a_person_after_a_time_of_click_post_carries_their_own_evidence(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """A time-of-click sandbox that ran the script posted the same option first: the person's
+    answer replaces it with the person's evidence, not the sandbox's."""
+    fb, links = await make_request(session, settings)
+    token = _token(links)
+    sandbox = {**JSON, "user-agent": "Mozilla/5.0 (Windows NT 10.0) Chrome/120.0 Safari/537.36"}
+    auto = '{"mode": "auto", "trusted": null, "visible": true, "since_ms": 1500}'
+    for headers in (sandbox, JSON):
+        await client.get(path_of(links["6"]), headers=headers)
+        answer = await client.post(
+            f"/f/{token}", data={"score": "6", "signals": auto}, headers=headers
+        )
+        assert answer.json()["counted"] is True
+    response = await response_of(session, fb.id)
+    assert response is not None and not response.automated
+    assert response.evidence["user_agent"] == JSON["user-agent"]
+
+
+async def test_without_script_a_not_counted_answer_says_so_and_its_button_counts(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    settings.feedback.scanner_min_action_ms = 0  # the test presses at once
+    fb, links = await make_request(session, settings)
+    token = _token(links)
+    for score in ("2", "9"):  # a scanner opened two options a moment ago
+        await client.get(path_of(links[score]), headers={"user-agent": "scanner-pool"})
+    page = await client.get(path_of(links["2"]), headers=BROWSER_HEADERS)
+    view = re.search(r'name="view" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    pressed = {**BROWSER_HEADERS, "sec-fetch-user": "?1", "sec-fetch-mode": "navigate"}
+    saved = await client.post(
+        f"/f/{token}", data={"score": "2", "view": view, "lang": "en"}, headers=pressed
+    )
+    assert saved.status_code == 303 and "unconfirmed=2" in saved.headers["location"]
+    notice = await client.get(saved.headers["location"], headers=BROWSER_HEADERS)
+    assert "Your score 2 is not counted yet." in notice.text
+    assert 'name="confirm" value="1"' in notice.text and "Count my score" in notice.text
+    assert (await response_of(session, fb.id)).automated  # type: ignore[union-attr]
+    view = re.search(r'name="view" value="([^"]+)"', notice.text).group(1)  # type: ignore[union-attr]
+    confirmed = await client.post(
+        f"/f/{token}", data={"score": "2", "confirm": "1", "view": view}, headers=pressed
+    )
+    assert confirmed.status_code == 303 and "unconfirmed" not in confirmed.headers["location"]
+    response = await response_of(session, fb.id)
+    assert response is not None and not response.automated and response.score == 2
+    assert response.evidence["mode"] == "confirm" and response.evidence["user_activation"]
+    # A forged view stamp is no view: the server's clock cannot vouch for it.
+    forged = await client.post(
+        f"/f/{token}",
+        data={"score": "3", "confirm": "1", "view": view[:-1] + "x"},
+        headers={**pressed, "accept": "application/json"},
+    )
+    assert forged.json()["counted"] is False
