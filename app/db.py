@@ -103,7 +103,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE: take the write lock up front, waiting up to busy_timeout for it. A
+            # deferred transaction that read first cannot wait to become a writer: SQLite
+            # answers "database is locked" at once (requests and jobs side by side).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         event.listen(engine.sync_engine, "before_cursor_execute", check_parameters)
         return engine
