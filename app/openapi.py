@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -92,12 +92,22 @@ def admin_operations(app: FastAPI) -> set[tuple[str, str]]:
     """(path, method) of every route that depends on an admin key."""
     admin_check = AdminKey.__metadata__[0].dependency
     found = set()
-    for route in app.routes:
-        if isinstance(route, APIRoute) and any(
-            d.call is admin_check for d in _dependants(route.dependant)
-        ):
-            found.update((route.path_format, m.lower()) for m in route.methods)
+    for path, route in _api_routes(app):
+        if any(d.call is admin_check for d in _dependants(route.dependant)):
+            found.update((path, m.lower()) for m in route.methods)
     return found
+
+
+def _api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
+    """Each APIRoute with its full path. FastAPI 0.16x keeps included routers as such
+    (routing.iter_route_contexts flattens them); older versions list APIRoutes directly."""
+    iter_contexts = getattr(routing, "iter_route_contexts", None)
+    if iter_contexts is None:
+        yield from ((r.path_format, r) for r in app.routes if isinstance(r, APIRoute))
+        return
+    for context in iter_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context.path_format, context.original_route
 
 
 def _dependants(dependant: Dependant) -> Iterator[Dependant]:
@@ -116,7 +126,8 @@ def document_errors(schema: dict[str, Any], admin: set[tuple[str, str]]) -> dict
             if method not in METHODS:
                 continue
             responses = operation.setdefault("responses", {})
-            for code in error_codes(path, method, operation, admin):
+            declared = {c for c in responses if c[:1] in ("4", "5")}
+            for code in sorted(declared | set(error_codes(path, method, operation, admin))):
                 _document(responses, code, page=path.startswith(PAGE_PREFIX))
             if path.startswith(PAGE_PREFIX):
                 for code, response in responses.items():
@@ -153,13 +164,15 @@ def error_codes(
 
 
 def _document(responses: dict[str, Any], code: str, *, page: bool) -> None:
-    response = responses.setdefault(code, {"description": DESCRIPTIONS[code]})
+    response = responses.setdefault(code, {"description": DESCRIPTIONS.get(code, "Error")})
     content = response.setdefault("content", {})
     # FastAPI's generated 422 names HTTPValidationError, and a route-declared error without a
-    # model gets an empty application/json placeholder: neither is ever answered.
-    placeholder = content.get("application/json", {}).get("schema", {})
-    if placeholder in ({}, {"$ref": "#/components/schemas/HTTPValidationError"}):
-        content.pop("application/json", None)
+    # model gets an empty application/json placeholder: neither is ever answered. A route's
+    # own error model (/readyz) is its answer: left as declared.
+    schema = content.get("application/json", {}).get("schema", {})
+    if schema not in ({}, {"$ref": "#/components/schemas/HTTPValidationError"}):
+        return
+    content.pop("application/json", None)
     content[PROBLEM_JSON] = {"schema": PROBLEM_REF}
     if page:
         content["text/html"] = {"schema": {"type": "string"}}

@@ -373,3 +373,35 @@ def test_a_row_changed_by_a_concurrent_request_is_409_not_500() -> None:
     response = unexpected_error(Request(scope), StaleDataError("expected 1 row; 0 matched"))
     assert response.status_code == 409
     assert response.media_type == PROBLEM
+
+
+async def test_openapi_documents_every_error_answer_as_a_problem(client: httpx.AsyncClient) -> None:
+    """One generic pass (app/openapi.py): every operation, new ones included, documents 422,
+    500 and (if it uses the database) 503 with Retry-After, 401/403 where a key is needed, all
+    as application/problem+json with the Problem schema."""
+    schema = (await client.get("/openapi.json")).json()
+    assert schema["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status"]
+    assert "HTTPValidationError" not in str(schema)
+    operations = [
+        (path, method, op)
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+    assert len(operations) > 40
+    for path, method, op in operations:
+        where = f"{method.upper()} {path}"
+        responses = op["responses"]
+        expected = {"422", "500"} | ({"503"} if path not in ("/healthz", "/metrics") else set())
+        if path.startswith("/api/v1/"):
+            expected |= {"401"}
+        assert expected <= set(responses), where
+        for code, response in responses.items():
+            if int(code) >= 400 and path != "/readyz":
+                content = response["content"]["application/problem+json"]
+                assert content["schema"] == {"$ref": "#/components/schemas/Problem"}, where
+        if "503" in responses and path != "/readyz":
+            assert "Retry-After" in responses["503"]["headers"], where
+    admin_only = schema["paths"]["/api/v1/api-keys"]["post"]["responses"]
+    read_only = schema["paths"]["/api/v1/scores"]["get"]["responses"]
+    assert "403" in admin_only and "403" not in read_only
