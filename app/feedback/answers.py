@@ -306,6 +306,8 @@ async def record_response(
     assert score is not None
     opens = await opens_near(session, request.id, now, settings)
     verdict = judgement.judge_answer(click.seen(now, request.sent_at), opens, limits(settings))
+    if response is not None and not verdict.automated:
+        verdict = judgement.same_view_as_a_sweep(verdict, response.evidence or {})
     await log_click(session, request, "answer", now, verdict)
     if verdict.automated and counted_before:
         assert response is not None

@@ -140,6 +140,16 @@ def judge_opt_out(click: ClickSeen, opens: Sequence[OpenSeen], limits: Limits) -
     return _verdict(click, opens, limits, reasons)
 
 
+def same_view_as_a_sweep(verdict: Verdict, stored: Mapping[str, Any]) -> Verdict:
+    """A page view once caught sweeping stays caught: its posts may arrive out of order (the
+    sweep is reported at once, earlier presses queue behind each other)."""
+    view = verdict.evidence.get("view")
+    if not view or stored.get("view") != view or "control_sweep" not in stored.get("reasons", ()):
+        return verdict
+    reasons = [*verdict.reasons, "control_sweep"]
+    return Verdict(True, reasons, {**verdict.evidence, "reasons": reasons})
+
+
 def browser_reasons(click: ClickSeen) -> list[str]:
     """What every click must show: a browser's fetch metadata, no scanner or automation flag."""
     reasons = []

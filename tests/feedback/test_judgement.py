@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from app.feedback.judgement import ClickSeen, Limits, OpenSeen, judge_answer, judge_opt_out, mode_of
+from app.feedback.judgement import (
+    ClickSeen,
+    Limits,
+    OpenSeen,
+    judge_answer,
+    judge_opt_out,
+    mode_of,
+    same_view_as_a_sweep,
+)
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LIMITS = Limits()
@@ -151,3 +159,12 @@ def test_evidence_names_the_options_opened_and_the_time_since_sending() -> None:
     verdict = judge_answer(click("auto"), SWEEP, LIMITS)
     assert verdict.evidence["options_opened"] == list(range(11))
     assert verdict.evidence["seconds_since_sent"] == 3600.0
+
+
+def test_a_page_view_caught_sweeping_stays_caught() -> None:
+    press = click("press", signals={"mode": "press", **PERSON, "view": "v1"})
+    late = judge_answer(press, [], LIMITS)
+    assert not late.automated  # on its own, an early press of one option looks fine
+    swept = {"view": "v1", "reasons": ["control_sweep"]}
+    assert same_view_as_a_sweep(late, swept).reasons == ["control_sweep"]
+    assert not same_view_as_a_sweep(late, {**swept, "view": "v2"}).automated
