@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -103,13 +103,36 @@ def validation_problem(request: Request | None, errors: list[dict[str, str]]) ->
     )
 
 
-def unexpected_error(request: Request, exc: BaseException) -> JSONResponse:
+# What a person who clicked a feedback link sees while the database is away: the link
+# stays valid, so trying again is all there is to do.
+BUSY_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Please try again in a minute</title></head>
+<body><p>We cannot record your answer just now. Please open the link again in a minute.</p>
+</body></html>
+"""
+
+
+def _for_a_person(request: Request) -> bool:
+    """A browser on a public page (feedback, dashboard): it asks for HTML, not for JSON."""
+    accept = request.headers.get("accept", "")
+    path = request.url.path
+    return (
+        "text/html" in accept
+        and "json" not in accept
+        and not path.startswith(("/api/", "/webhooks/"))
+    )
+
+
+def unexpected_error(request: Request, exc: BaseException) -> Response:
     """The answer to an exception no handler took: 503 while the database is unreachable (the
     client should retry; a 500 would say "bug"), 409 when a concurrent request changed the row,
     422 for a value the database cannot store, otherwise 500. Called by ObservabilityMiddleware,
     so the answer still carries the request id and the connection stays open."""
     if db_errors.is_unavailable(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
+        if _for_a_person(request):
+            return HTMLResponse(BUSY_PAGE, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)})
         return problem(
             503,
             "database-unavailable",

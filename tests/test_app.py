@@ -352,13 +352,16 @@ def test_an_unreachable_database_is_503_with_retry_after_on_a_kept_connection(
         ("GET", "/api/v1/jobs", None, {"Authorization": "Bearer xp_0123_abc"}),
         ("GET", "/readyz", None, {}),
         ("GET", "/healthz", None, {}),
+        ("GET", page, None, {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}),
     ]
     with LiveServer(build) as server:
         answers = _keep_alive_exchange(server.url, requests)
-    assert [status for status, _ in answers] == [503, 503, 503, 503, 503, 200]
+    assert [status for status, _ in answers] == [503, 503, 503, 503, 503, 200, 503]
     for _, headers in answers[:4]:
         assert headers["content-type"] == PROBLEM
         assert int(headers["retry-after"]) > 0
+    browser = answers[-1][1]  # a person who clicked a mail link gets a page, not JSON
+    assert browser["content-type"].startswith("text/html") and browser["retry-after"]
     assert all(headers.get("x-request-id") for _, headers in answers)
 
 
