@@ -13,6 +13,7 @@ from app import api, health
 from app.config import Settings, get_settings
 from app.connectors.routes import public_router as webhooks
 from app.db import create_engine, make_sessionmaker
+from app.docs_ui import install_docs
 from app.errors import install_error_handlers
 from app.feedback.routes import public_router as feedback_pages
 from app.http import make_http_client
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None, *, start_ticker_: bool | None =
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_tags=[{"name": "health", "description": "Liveness, readiness and metrics"}],
+        docs_url=None,  # served by install_docs from local assets (FastAPI's load a CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.head_revision = head_revision()
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None, *, start_ticker_: bool | None =
     app.include_router(feedback_pages)
     app.include_router(dashboard)
     install_openapi(app)
+    install_docs(app)
     return app
 
 
