@@ -22,7 +22,7 @@ from app.inputs import check_value, text_problem
 _UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53", "40001", "40P01")
 _INT_BITS = ((types.SmallInteger, 16), (types.BigInteger, 64), (types.Integer, 32))
 _SUFFIX = re.compile(r"_\d+$")
-_FILE_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
+_DRIVERS = ("asyncpg", "sqlalchemy", "sqlite3", "aiosqlite")
 
 
 class UnstorableValue(ValueError):
@@ -91,12 +91,22 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _is_database_layer(exc: BaseException) -> bool:
-    module = type(exc).__module__
-    return (
-        isinstance(exc, sa_exc.SQLAlchemyError | UnstorableValue | TimeoutError)
-        or module.startswith(("asyncpg", "sqlalchemy", "sqlite3", "aiosqlite"))
-        or (isinstance(exc, OSError) and not isinstance(exc, _FILE_ERRORS))
-    )
+    if isinstance(exc, sa_exc.SQLAlchemyError | UnstorableValue):
+        return True
+    if type(exc).__module__.startswith(_DRIVERS):
+        return True
+    # An OSError or a timeout counts only when the driver raised it (a refused or reset
+    # connection); a time zone name too long for a file name is an OSError too.
+    return isinstance(exc, OSError | TimeoutError) and _raised_by_driver(exc)
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").startswith(_DRIVERS):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _sqlstate(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth import service as auth_service
@@ -169,7 +170,11 @@ async def test_unknown_path_is_404_problem(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     ("failure", "status"),
-    [(ConnectionError("connection lost during COMMIT"), 503), (RuntimeError("a bug"), 500)],
+    [
+        # What SQLAlchemy raises when the connection dies during COMMIT.
+        (OperationalError("COMMIT", None, ConnectionResetError(), True, True), 503),
+        (RuntimeError("a bug"), 500),
+    ],
 )
 async def test_a_failed_commit_answers_5xx_not_2xx(
     app: FastAPI,

@@ -249,3 +249,19 @@ async def test_a_failed_delivery_reason_names_the_field_not_the_value(
     assert event.status == "failed"
     assert "leaked" not in event.reason and "INSERT" not in event.reason
     assert "id" in event.reason
+
+
+async def test_a_time_zone_name_too_long_for_a_file_is_422(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    """ZoneInfo raises OSError (ENAMETOOLONG) for it: neither a 500 nor a 'database away' 503."""
+    response = await client.get(f"/api/v1/xlas?tz={'Zone' * 100}", headers=admin_headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "query.tz"
+
+
+def test_only_the_driver_s_os_errors_mean_the_database_is_away() -> None:
+    try:
+        raise OSError(36, "File name too long")
+    except OSError as exc:
+        assert not db_errors.is_unavailable(exc)

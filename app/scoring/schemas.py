@@ -16,7 +16,7 @@ def known_zone(value: str) -> str:
     """`value` if it names an IANA time zone, else a ValueError (a 422 in a query)."""
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: name too long
         raise ValueError(f"unknown IANA time zone {value!r}") from exc
     return value
 
