@@ -1,8 +1,28 @@
-"""Translations of the feedback page, e-mails and comments (en, de, fr, es, fi, sv)."""
+"""Translations of the feedback page, e-mails and comments (en, de, fr, es, fi, sv): gettext
+catalogues in locales/, read with Babel; dates and numbers from Babel's locale data."""
 
 from __future__ import annotations
 
+import gettext
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+from babel.dates import format_date as babel_format_date
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+
 from app.feedback.scales import Scale
+
+# Each entry is `msgctxt` = the key the code asks for, `msgid` = the English text, `msgstr` = the
+# translation. Translators (Poedit, Weblate, Lokalize) then see real English as the source and
+# the key as context, and `pybabel update` marks a translation fuzzy when its English changes,
+# which a key-only msgid (msgid "f_fast") could never do. See docs/translations.md.
+LOCALES_DIR = Path(__file__).parent / "locales"
+DOMAIN = "messages"
+SOURCE = "en"
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -13,475 +33,102 @@ LANGUAGE_NAMES = {
     "sv": "Svenska",
 }
 
-_EN = {
-    "title": "How did we do?",
-    "question": "How happy are you with how your ticket was handled?",
-    "thanks": "Thank you for your feedback!",
-    "thanks_detail": "You can change your answer until {date}.",
-    "ticket": "Ticket {number}",
-    "low": "Not happy at all",
-    "high": "Very happy",
-    "score_legend": "Your score",
-    "factors_legend": "What influenced your experience?",
-    "lost_legend": "How much work time did you lose because of this issue?",
-    "comment_label": "Anything else you would like to tell us?",
-    "optional": "Optional",
-    "save": "Save",
-    "saving": "Saving…",
-    "saved": "Saved",
-    "save_failed": "Could not save. Please try again.",
-    "confirm": "Save my score",
-    "noscript": "Press “Save my score” to record your answer.",
-    "language": "Language",
-    "not_found_title": "This link is not valid",
-    "not_found_body": "Please check that you opened the whole link from the e-mail.",
-    "gone_title": "This feedback request has closed",
-    "gone_body": "Thank you for your interest. Answers are no longer accepted.",
-    "rate_title": "Too many requests",
-    "rate_body": "Please wait a minute and try again.",
-    "invalid_title": "Please check your answer",
-    "back": "Back to the form",
-    "optout_title": "Stop feedback requests?",
-    "optout_body": "We will not ask you for feedback on your tickets any more.",
-    "optout_button": "Stop sending me feedback requests",
-    "optout_done": "Done. You will not receive feedback requests any more.",
-    "not_counted": "Your score {score} is not counted yet. Mail-security software also opens the "
-    "links in e-mails, so please confirm that you chose it.",
-    "count_button": "Count my score",
-    "not_counted_status": "Not counted yet",
-    "optout_held": "Nothing has changed: we could not tell that a person pressed the button "
-    "(mail-security software opens the links in e-mails). If it was you, please press it once "
-    "more.",
-    "optout_undo": "Undo: keep asking me for feedback",
-    "optout_undone": "Done. You will receive feedback requests again.",
-    "subject": "[{number}] How did we do? {title}",
-    "greeting": "Hello {name},",
-    "greeting_anon": "Hello,",
-    "intro": "Your ticket {number} “{title}” has been resolved. How happy are you with how it "
-    "was handled?",
-    "reminder_intro": "A quick reminder: your ticket {number} “{title}” was resolved. We would "
-    "still like to know how happy you are with how it was handled.",
-    "one_click": "One click is enough. You can add details on the page that opens.",
-    "closes": "This request closes on {date}.",
-    "unsubscribe": "Do not want these requests? Unsubscribe",
-    "comment_intro": "How did we do with {number}? Rate with one click:",
-    "f_fast": "Service was fast",
-    "f_friendly": "Friendly and polite",
-    "f_first_contact": "Solved the first time",
-    "f_informed": "Kept me informed",
-    "f_learned": "I learned something useful",
-    "f_expert": "Knew what they were doing",
-    "f_slow": "Service was slow",
-    "f_repeat_explain": "I had to explain my issue several times",
-    "f_not_informed": "I was not kept informed",
-    "f_closed_unasked": "The ticket was closed without asking me",
-    "f_not_solved": "The issue is not solved or came back",
-    "f_hard_to_reach": "Hard to reach IT",
-    "f_unfriendly": "Unfriendly or unprofessional",
-    "l_none": "None",
-    "l_lt_15m": "Under 15 minutes",
-    "l_15_30m": "15–30 minutes",
-    "l_30_60m": "30–60 minutes",
-    "l_1_2h": "1–2 hours",
-    "l_2_4h": "2–4 hours",
-    "l_4_8h": "4–8 hours (about a working day)",
-    "l_gt_1d": "More than a day",
-}
+# Long dates ("3. Dezember 2026", "December 3, 2026") name the month, so 3/12 and 12/3 cannot be
+# confused across countries, and they read naturally inside a sentence ("until {date}").
+DATE_FORMAT = "long"
 
-_DE = {
-    "title": "Wie war unser Service?",
-    "question": "Wie zufrieden sind Sie mit der Bearbeitung Ihres Tickets?",
-    "thanks": "Vielen Dank für Ihr Feedback!",
-    "thanks_detail": "Sie können Ihre Antwort bis {date} ändern.",
-    "ticket": "Ticket {number}",
-    "low": "Gar nicht zufrieden",
-    "high": "Sehr zufrieden",
-    "score_legend": "Ihre Bewertung",
-    "factors_legend": "Was hat Ihre Erfahrung beeinflusst?",
-    "lost_legend": "Wie viel Arbeitszeit haben Sie durch dieses Problem verloren?",
-    "comment_label": "Möchten Sie uns noch etwas mitteilen?",
-    "optional": "Optional",
-    "save": "Speichern",
-    "saving": "Wird gespeichert…",
-    "saved": "Gespeichert",
-    "save_failed": "Speichern fehlgeschlagen. Bitte versuchen Sie es erneut.",
-    "confirm": "Bewertung speichern",
-    "noscript": "Drücken Sie „Bewertung speichern“, um Ihre Antwort zu erfassen.",
-    "language": "Sprache",
-    "not_found_title": "Dieser Link ist ungültig",
-    "not_found_body": "Bitte prüfen Sie, ob Sie den vollständigen Link aus der E-Mail geöffnet "
-    "haben.",
-    "gone_title": "Diese Umfrage ist geschlossen",
-    "gone_body": "Danke für Ihr Interesse. Antworten werden nicht mehr angenommen.",
-    "rate_title": "Zu viele Anfragen",
-    "rate_body": "Bitte warten Sie eine Minute und versuchen Sie es erneut.",
-    "invalid_title": "Bitte prüfen Sie Ihre Antwort",
-    "back": "Zurück zum Formular",
-    "optout_title": "Keine Feedback-Anfragen mehr?",
-    "optout_body": "Wir werden Sie nicht mehr um Feedback zu Ihren Tickets bitten.",
-    "optout_button": "Keine Feedback-Anfragen mehr senden",
-    "optout_done": "Erledigt. Sie erhalten keine Feedback-Anfragen mehr.",
-    "not_counted": "Ihre Bewertung {score} wurde noch nicht gezählt. Sicherheitssoftware für "
-    "E-Mails öffnet ebenfalls Links, bitte bestätigen Sie daher Ihre Auswahl.",
-    "count_button": "Meine Bewertung zählen",
-    "not_counted_status": "Noch nicht gezählt",
-    "optout_held": "Es hat sich nichts geändert: Wir konnten nicht erkennen, dass eine Person die "
-    "Schaltfläche gedrückt hat (Sicherheitssoftware für E-Mails öffnet Links). Wenn Sie es waren, "
-    "drücken Sie bitte noch einmal.",
-    "optout_undo": "Rückgängig: weiterhin nach Feedback fragen",
-    "optout_undone": "Erledigt. Sie erhalten wieder Feedback-Anfragen.",
-    "subject": "[{number}] Wie war unser Service? {title}",
-    "greeting": "Hallo {name},",
-    "greeting_anon": "Hallo,",
-    "intro": "Ihr Ticket {number} „{title}“ wurde gelöst. Wie zufrieden sind Sie mit der "
-    "Bearbeitung?",
-    "reminder_intro": "Eine kurze Erinnerung: Ihr Ticket {number} „{title}“ wurde gelöst. Wir "
-    "würden gern wissen, wie zufrieden Sie mit der Bearbeitung sind.",
-    "one_click": "Ein Klick genügt. Details können Sie auf der folgenden Seite ergänzen.",
-    "closes": "Diese Anfrage schließt am {date}.",
-    "unsubscribe": "Keine solchen Anfragen mehr? Abmelden",
-    "comment_intro": "Wie war unser Service bei {number}? Bewerten Sie mit einem Klick:",
-    "f_fast": "Schneller Service",
-    "f_friendly": "Freundlich und höflich",
-    "f_first_contact": "Beim ersten Mal gelöst",
-    "f_informed": "Ich wurde auf dem Laufenden gehalten",
-    "f_learned": "Ich habe etwas Nützliches gelernt",
-    "f_expert": "Kompetent",
-    "f_slow": "Langsamer Service",
-    "f_repeat_explain": "Ich musste mein Problem mehrmals erklären",
-    "f_not_informed": "Ich wurde nicht auf dem Laufenden gehalten",
-    "f_closed_unasked": "Das Ticket wurde ohne Rückfrage geschlossen",
-    "f_not_solved": "Das Problem ist nicht gelöst oder kam wieder",
-    "f_hard_to_reach": "Die IT war schwer erreichbar",
-    "f_unfriendly": "Unfreundlich oder unprofessionell",
-    "l_none": "Keine",
-    "l_lt_15m": "Unter 15 Minuten",
-    "l_15_30m": "15–30 Minuten",
-    "l_30_60m": "30–60 Minuten",
-    "l_1_2h": "1–2 Stunden",
-    "l_2_4h": "2–4 Stunden",
-    "l_4_8h": "4–8 Stunden (etwa ein Arbeitstag)",
-    "l_gt_1d": "Mehr als ein Tag",
-}
 
-_FR = {
-    "title": "Comment avons-nous fait ?",
-    "question": "Êtes-vous satisfait de la façon dont votre ticket a été traité ?",
-    "thanks": "Merci pour votre avis !",
-    "thanks_detail": "Vous pouvez modifier votre réponse jusqu’au {date}.",
-    "ticket": "Ticket {number}",
-    "low": "Pas du tout satisfait",
-    "high": "Très satisfait",
-    "score_legend": "Votre note",
-    "factors_legend": "Qu’est-ce qui a influencé votre expérience ?",
-    "lost_legend": "Combien de temps de travail avez-vous perdu à cause de ce problème ?",
-    "comment_label": "Souhaitez-vous ajouter quelque chose ?",
-    "optional": "Facultatif",
-    "save": "Enregistrer",
-    "saving": "Enregistrement…",
-    "saved": "Enregistré",
-    "save_failed": "Échec de l’enregistrement. Veuillez réessayer.",
-    "confirm": "Enregistrer ma note",
-    "noscript": "Appuyez sur « Enregistrer ma note » pour enregistrer votre réponse.",
-    "language": "Langue",
-    "not_found_title": "Ce lien n’est pas valide",
-    "not_found_body": "Vérifiez que vous avez ouvert le lien complet de l’e-mail.",
-    "gone_title": "Cette enquête est close",
-    "gone_body": "Merci de votre intérêt. Les réponses ne sont plus acceptées.",
-    "rate_title": "Trop de requêtes",
-    "rate_body": "Veuillez patienter une minute puis réessayer.",
-    "invalid_title": "Veuillez vérifier votre réponse",
-    "back": "Retour au formulaire",
-    "optout_title": "Ne plus recevoir de demandes d’avis ?",
-    "optout_body": "Nous ne vous demanderons plus votre avis sur vos tickets.",
-    "optout_button": "Ne plus m’envoyer de demandes d’avis",
-    "optout_done": "C’est fait. Vous ne recevrez plus de demandes d’avis.",
-    "not_counted": "Votre note {score} n’est pas encore comptée. Les logiciels de sécurité de la "
-    "messagerie ouvrent aussi les liens des e-mails : merci de confirmer votre choix.",
-    "count_button": "Compter ma note",
-    "not_counted_status": "Pas encore comptée",
-    "optout_held": "Rien n’a changé : nous n’avons pas pu vérifier qu’une personne a appuyé sur "
-    "le bouton (les logiciels de sécurité de la messagerie ouvrent les liens). Si c’était vous, "
-    "appuyez de nouveau.",
-    "optout_undo": "Annuler : continuer à me demander mon avis",
-    "optout_undone": "C’est fait. Vous recevrez de nouveau des demandes d’avis.",
-    "subject": "[{number}] Comment avons-nous fait ? {title}",
-    "greeting": "Bonjour {name},",
-    "greeting_anon": "Bonjour,",
-    "intro": "Votre ticket {number} « {title} » a été résolu. Êtes-vous satisfait de son "
-    "traitement ?",
-    "reminder_intro": "Petit rappel : votre ticket {number} « {title} » a été résolu. Nous "
-    "aimerions savoir si vous êtes satisfait de son traitement.",
-    "one_click": "Un clic suffit. Vous pourrez ajouter des détails sur la page qui s’ouvre.",
-    "closes": "Cette demande se termine le {date}.",
-    "unsubscribe": "Vous ne souhaitez plus ces demandes ? Se désabonner",
-    "comment_intro": "Comment avons-nous fait pour {number} ? Notez en un clic :",
-    "f_fast": "Service rapide",
-    "f_friendly": "Aimable et poli",
-    "f_first_contact": "Résolu du premier coup",
-    "f_informed": "J’ai été tenu informé",
-    "f_learned": "J’ai appris quelque chose d’utile",
-    "f_expert": "Compétent",
-    "f_slow": "Service lent",
-    "f_repeat_explain": "J’ai dû expliquer mon problème plusieurs fois",
-    "f_not_informed": "Je n’ai pas été tenu informé",
-    "f_closed_unasked": "Le ticket a été fermé sans me demander",
-    "f_not_solved": "Le problème n’est pas résolu ou est revenu",
-    "f_hard_to_reach": "L’informatique était difficile à joindre",
-    "f_unfriendly": "Peu aimable ou peu professionnel",
-    "l_none": "Aucun",
-    "l_lt_15m": "Moins de 15 minutes",
-    "l_15_30m": "15 à 30 minutes",
-    "l_30_60m": "30 à 60 minutes",
-    "l_1_2h": "1 à 2 heures",
-    "l_2_4h": "2 à 4 heures",
-    "l_4_8h": "4 à 8 heures (environ une journée)",
-    "l_gt_1d": "Plus d’une journée",
-}
+@dataclass(frozen=True)
+class Catalogue:
+    texts: dict[str, str]  # key -> text
+    plurals: dict[str, tuple[str, ...]]  # key -> forms, in the catalogue's Plural-Forms order
+    plural_index: Callable[[int], int]  # count -> index into those forms
 
-_ES = {
-    "title": "¿Qué tal lo hicimos?",
-    "question": "¿Qué tan satisfecho está con la gestión de su ticket?",
-    "thanks": "¡Gracias por su opinión!",
-    "thanks_detail": "Puede cambiar su respuesta hasta el {date}.",
-    "ticket": "Ticket {number}",
-    "low": "Nada satisfecho",
-    "high": "Muy satisfecho",
-    "score_legend": "Su puntuación",
-    "factors_legend": "¿Qué influyó en su experiencia?",
-    "lost_legend": "¿Cuánto tiempo de trabajo perdió por este problema?",
-    "comment_label": "¿Algo más que quiera contarnos?",
-    "optional": "Opcional",
-    "save": "Guardar",
-    "saving": "Guardando…",
-    "saved": "Guardado",
-    "save_failed": "No se pudo guardar. Inténtelo de nuevo.",
-    "confirm": "Guardar mi puntuación",
-    "noscript": "Pulse «Guardar mi puntuación» para registrar su respuesta.",
-    "language": "Idioma",
-    "not_found_title": "Este enlace no es válido",
-    "not_found_body": "Compruebe que abrió el enlace completo del correo.",
-    "gone_title": "Esta encuesta está cerrada",
-    "gone_body": "Gracias por su interés. Ya no se aceptan respuestas.",
-    "rate_title": "Demasiadas solicitudes",
-    "rate_body": "Espere un minuto e inténtelo de nuevo.",
-    "invalid_title": "Revise su respuesta",
-    "back": "Volver al formulario",
-    "optout_title": "¿Dejar de recibir encuestas?",
-    "optout_body": "No volveremos a pedirle su opinión sobre sus tickets.",
-    "optout_button": "No enviarme más encuestas",
-    "optout_done": "Hecho. No recibirá más encuestas.",
-    "not_counted": "Su puntuación {score} aún no se ha contado. El software de seguridad del "
-    "correo también abre los enlaces de los mensajes; confirme su elección.",
-    "count_button": "Contar mi puntuación",
-    "not_counted_status": "Aún no contada",
-    "optout_held": "No ha cambiado nada: no pudimos comprobar que una persona pulsara el botón "
-    "(el software de seguridad del correo abre los enlaces). Si fue usted, púlselo de nuevo.",
-    "optout_undo": "Deshacer: seguir pidiéndome mi opinión",
-    "optout_undone": "Hecho. Volverá a recibir encuestas.",
-    "subject": "[{number}] ¿Qué tal lo hicimos? {title}",
-    "greeting": "Hola, {name}:",
-    "greeting_anon": "Hola:",
-    "intro": "Su ticket {number} «{title}» se ha resuelto. ¿Qué tan satisfecho está con su "
-    "gestión?",
-    "reminder_intro": "Un breve recordatorio: su ticket {number} «{title}» se resolvió. Nos "
-    "gustaría saber qué tan satisfecho está con su gestión.",
-    "one_click": "Basta con un clic. Puede añadir detalles en la página que se abre.",
-    "closes": "Esta solicitud se cierra el {date}.",
-    "unsubscribe": "¿No quiere recibir estas solicitudes? Darse de baja",
-    "comment_intro": "¿Qué tal lo hicimos con {number}? Valore con un clic:",
-    "f_fast": "El servicio fue rápido",
-    "f_friendly": "Amable y educado",
-    "f_first_contact": "Resuelto a la primera",
-    "f_informed": "Me mantuvieron informado",
-    "f_learned": "Aprendí algo útil",
-    "f_expert": "Sabían lo que hacían",
-    "f_slow": "El servicio fue lento",
-    "f_repeat_explain": "Tuve que explicar mi problema varias veces",
-    "f_not_informed": "No me mantuvieron informado",
-    "f_closed_unasked": "Cerraron el ticket sin preguntarme",
-    "f_not_solved": "El problema no se resolvió o volvió",
-    "f_hard_to_reach": "Fue difícil contactar con TI",
-    "f_unfriendly": "Poco amable o poco profesional",
-    "l_none": "Nada",
-    "l_lt_15m": "Menos de 15 minutos",
-    "l_15_30m": "15–30 minutos",
-    "l_30_60m": "30–60 minutos",
-    "l_1_2h": "1–2 horas",
-    "l_2_4h": "2–4 horas",
-    "l_4_8h": "4–8 horas (una jornada)",
-    "l_gt_1d": "Más de un día",
-}
 
-_FI = {
-    "title": "Miten onnistuimme?",
-    "question": "Kuinka tyytyväinen olet tikettisi käsittelyyn?",
-    "thanks": "Kiitos palautteestasi!",
-    "thanks_detail": "Voit muuttaa vastaustasi {date} asti.",
-    "ticket": "Tiketti {number}",
-    "low": "En lainkaan tyytyväinen",
-    "high": "Erittäin tyytyväinen",
-    "score_legend": "Arviosi",
-    "factors_legend": "Mikä vaikutti kokemukseesi?",
-    "lost_legend": "Kuinka paljon työaikaa menetit tämän ongelman vuoksi?",
-    "comment_label": "Haluatko kertoa meille vielä jotain?",
-    "optional": "Vapaaehtoinen",
-    "save": "Tallenna",
-    "saving": "Tallennetaan…",
-    "saved": "Tallennettu",
-    "save_failed": "Tallennus epäonnistui. Yritä uudelleen.",
-    "confirm": "Tallenna arvio",
-    "noscript": "Tallenna vastauksesi painamalla ”Tallenna arvio”.",
-    "language": "Kieli",
-    "not_found_title": "Linkki ei ole kelvollinen",
-    "not_found_body": "Tarkista, että avasit koko linkin sähköpostista.",
-    "gone_title": "Tämä kysely on suljettu",
-    "gone_body": "Kiitos kiinnostuksestasi. Vastauksia ei enää oteta vastaan.",
-    "rate_title": "Liian monta pyyntöä",
-    "rate_body": "Odota hetki ja yritä uudelleen.",
-    "invalid_title": "Tarkista vastauksesi",
-    "back": "Takaisin lomakkeelle",
-    "optout_title": "Lopetetaanko palautepyynnöt?",
-    "optout_body": "Emme enää pyydä palautetta tiketeistäsi.",
-    "optout_button": "Älä lähetä minulle palautepyyntöjä",
-    "optout_done": "Valmis. Et saa enää palautepyyntöjä.",
-    "not_counted": "Arviotasi {score} ei ole vielä laskettu. Sähköpostin tietoturvaohjelmat "
-    "avaavat myös viestien linkkejä, joten vahvista valintasi.",
-    "count_button": "Laske arvioni",
-    "not_counted_status": "Ei vielä laskettu",
-    "optout_held": "Mikään ei muuttunut: emme voineet todeta, että painiketta painoi ihminen "
-    "(sähköpostin tietoturvaohjelmat avaavat linkkejä). Jos painoit sen itse, paina uudelleen.",
-    "optout_undo": "Peru: pyydä palautetta jatkossakin",
-    "optout_undone": "Valmis. Saat taas palautepyyntöjä.",
-    "subject": "[{number}] Miten onnistuimme? {title}",
-    "greeting": "Hei {name},",
-    "greeting_anon": "Hei,",
-    "intro": "Tikettisi {number} ”{title}” on ratkaistu. Kuinka tyytyväinen olet sen käsittelyyn?",
-    "reminder_intro": "Muistutus: tikettisi {number} ”{title}” on ratkaistu. Haluaisimme yhä "
-    "tietää, kuinka tyytyväinen olet sen käsittelyyn.",
-    "one_click": "Yksi napsautus riittää. Voit lisätä tietoja avautuvalla sivulla.",
-    "closes": "Tämä kysely sulkeutuu {date}.",
-    "unsubscribe": "Etkö halua näitä pyyntöjä? Peru tilaus",
-    "comment_intro": "Miten onnistuimme tiketissä {number}? Arvioi yhdellä napsautuksella:",
-    "f_fast": "Palvelu oli nopeaa",
-    "f_friendly": "Ystävällinen ja kohtelias",
-    "f_first_contact": "Ratkesi kerralla",
-    "f_informed": "Minua pidettiin ajan tasalla",
-    "f_learned": "Opin jotain hyödyllistä",
-    "f_expert": "Osaava",
-    "f_slow": "Palvelu oli hidasta",
-    "f_repeat_explain": "Jouduin selittämään ongelmani useaan kertaan",
-    "f_not_informed": "Minua ei pidetty ajan tasalla",
-    "f_closed_unasked": "Tiketti suljettiin kysymättä minulta",
-    "f_not_solved": "Ongelma ei ratkennut tai palasi",
-    "f_hard_to_reach": "IT:tä oli vaikea tavoittaa",
-    "f_unfriendly": "Epäystävällinen tai epäammattimainen",
-    "l_none": "Ei yhtään",
-    "l_lt_15m": "Alle 15 minuuttia",
-    "l_15_30m": "15–30 minuuttia",
-    "l_30_60m": "30–60 minuuttia",
-    "l_1_2h": "1–2 tuntia",
-    "l_2_4h": "2–4 tuntia",
-    "l_4_8h": "4–8 tuntia (noin työpäivä)",
-    "l_gt_1d": "Yli päivä",
-}
+def read_catalogue(path: Path, locale: str, *, msgid_fills: bool = False) -> Catalogue:
+    """A .po file's usable entries. Empty, incomplete and fuzzy ones are left out (as gettext
+    does), so English shows instead of an unchecked guess; in the English catalogue they fall
+    back to the msgid, which is English already."""
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=locale, domain=DOMAIN)
+    texts: dict[str, str] = {}
+    plurals: dict[str, tuple[str, ...]] = {}
+    for message in catalog:
+        key = message.context
+        if not message.id or not key:
+            continue
+        usable = not message.fuzzy
+        if message.pluralizable:
+            forms = tuple(message.string)
+            if usable and len(forms) == catalog.num_plurals and all(forms):
+                plurals[key] = forms
+            elif msgid_fills:
+                plurals[key] = tuple(message.id)
+        elif usable and message.string:
+            texts[key] = str(message.string)
+        elif msgid_fills:
+            texts[key] = str(message.id)
+    # gettext's own converter of the header's C expression (`plural=(n != 1);`) to a function.
+    return Catalogue(texts, plurals, gettext.c2py(catalog.plural_expr))
 
-_SV = {
-    "title": "Hur gick det?",
-    "question": "Hur nöjd är du med hur ditt ärende hanterades?",
-    "thanks": "Tack för din feedback!",
-    "thanks_detail": "Du kan ändra ditt svar till och med {date}.",
-    "ticket": "Ärende {number}",
-    "low": "Inte alls nöjd",
-    "high": "Mycket nöjd",
-    "score_legend": "Ditt betyg",
-    "factors_legend": "Vad påverkade din upplevelse?",
-    "lost_legend": "Hur mycket arbetstid förlorade du på grund av problemet?",
-    "comment_label": "Något mer du vill berätta för oss?",
-    "optional": "Valfritt",
-    "save": "Spara",
-    "saving": "Sparar…",
-    "saved": "Sparat",
-    "save_failed": "Det gick inte att spara. Försök igen.",
-    "confirm": "Spara mitt betyg",
-    "noscript": "Tryck på ”Spara mitt betyg” för att registrera ditt svar.",
-    "language": "Språk",
-    "not_found_title": "Länken är inte giltig",
-    "not_found_body": "Kontrollera att du öppnade hela länken från e-postmeddelandet.",
-    "gone_title": "Den här enkäten är stängd",
-    "gone_body": "Tack för ditt intresse. Svar tas inte längre emot.",
-    "rate_title": "För många förfrågningar",
-    "rate_body": "Vänta en minut och försök igen.",
-    "invalid_title": "Kontrollera ditt svar",
-    "back": "Tillbaka till formuläret",
-    "optout_title": "Sluta få förfrågningar om feedback?",
-    "optout_body": "Vi kommer inte längre att be om feedback på dina ärenden.",
-    "optout_button": "Sluta skicka förfrågningar om feedback",
-    "optout_done": "Klart. Du får inga fler förfrågningar om feedback.",
-    "not_counted": "Ditt betyg {score} har inte räknats ännu. Säkerhetsprogram för e-post öppnar "
-    "också länkar i meddelanden, så bekräfta ditt val.",
-    "count_button": "Räkna mitt betyg",
-    "not_counted_status": "Inte räknat ännu",
-    "optout_held": "Inget har ändrats: vi kunde inte se att en person tryckte på knappen "
-    "(säkerhetsprogram för e-post öppnar länkar). Om det var du, tryck en gång till.",
-    "optout_undo": "Ångra: fortsätt att be mig om feedback",
-    "optout_undone": "Klart. Du får förfrågningar om feedback igen.",
-    "subject": "[{number}] Hur gick det? {title}",
-    "greeting": "Hej {name},",
-    "greeting_anon": "Hej,",
-    "intro": "Ditt ärende {number} ”{title}” har lösts. Hur nöjd är du med hur det hanterades?",
-    "reminder_intro": "En påminnelse: ditt ärende {number} ”{title}” har lösts. Vi vill gärna "
-    "veta hur nöjd du är med hur det hanterades.",
-    "one_click": "Ett klick räcker. Du kan lägga till detaljer på sidan som öppnas.",
-    "closes": "Förfrågan stänger {date}.",
-    "unsubscribe": "Vill du inte få dessa förfrågningar? Avregistrera dig",
-    "comment_intro": "Hur gick det med {number}? Betygsätt med ett klick:",
-    "f_fast": "Snabb service",
-    "f_friendly": "Vänlig och artig",
-    "f_first_contact": "Löst på första försöket",
-    "f_informed": "Jag hölls informerad",
-    "f_learned": "Jag lärde mig något användbart",
-    "f_expert": "Kunnig",
-    "f_slow": "Långsam service",
-    "f_repeat_explain": "Jag fick förklara mitt problem flera gånger",
-    "f_not_informed": "Jag hölls inte informerad",
-    "f_closed_unasked": "Ärendet stängdes utan att jag tillfrågades",
-    "f_not_solved": "Problemet är inte löst eller kom tillbaka",
-    "f_hard_to_reach": "Svårt att nå IT",
-    "f_unfriendly": "Ovänlig eller oprofessionell",
-    "l_none": "Ingen",
-    "l_lt_15m": "Under 15 minuter",
-    "l_15_30m": "15–30 minuter",
-    "l_30_60m": "30–60 minuter",
-    "l_1_2h": "1–2 timmar",
-    "l_2_4h": "2–4 timmar",
-    "l_4_8h": "4–8 timmar (ungefär en arbetsdag)",
-    "l_gt_1d": "Mer än en dag",
-}
 
-MESSAGES: dict[str, dict[str, str]] = {
-    "en": _EN,
-    "de": _DE,
-    "fr": _FR,
-    "es": _ES,
-    "fi": _FI,
-    "sv": _SV,
-}
+def catalogue_path(locale: str) -> Path:
+    return LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def _catalogue(locale: str) -> Catalogue:
+    return read_catalogue(catalogue_path(locale), locale, msgid_fills=locale == SOURCE)
+
+
+@cache
+def _strings(locale: str) -> dict[str, str]:
+    return {**_catalogue(SOURCE).texts, **_catalogue(locale).texts}
+
+
+def _language(locale: str) -> str:
+    return locale if locale in LANGUAGE_NAMES else SOURCE
 
 
 def strings(locale: str) -> dict[str, str]:
     """The catalogue of `locale`, English filling any gap."""
-    return {**_EN, **MESSAGES.get(locale, {})}
+    return dict(_strings(_language(locale)))
 
 
 def t(locale: str, key: str, **values: object) -> str:
-    text = MESSAGES.get(locale, _EN).get(key) or _EN[key]
-    return text.format(**values) if values else text
+    text = _strings(_language(locale))[key]
+    return text.format(**_formatted(locale, values)) if values else text
 
 
-def format_date(locale: str, value: object) -> str:
-    """An unambiguous day: ISO 8601 reads the same in every listed language."""
-    return f"{value:%Y-%m-%d}"
+def plural(locale: str, key: str, count: int, **values: object) -> str:
+    """A counted message in the form the language's plural rule picks for `count`
+    ("1 response", "2 responses"); `{count}` is written in the language's number format."""
+    lang = _language(locale)
+    found = _catalogue(lang)
+    if key not in found.plurals:
+        lang, found = SOURCE, _catalogue(SOURCE)
+    forms = found.plurals[key]
+    text = forms[min(found.plural_index(count), len(forms) - 1)]
+    return text.format(**_formatted(lang, {**values, "count": count}))
+
+
+def format_date(locale: str, value: date) -> str:
+    """The day in the language's long format: "3. Dezember 2026", "December 3, 2026"."""
+    return babel_format_date(value, format=DATE_FORMAT, locale=_language(locale))
+
+
+def format_number(locale: str, value: float) -> str:
+    """A number as the language writes it: "1,234.5" in English, "1.234,5" in German."""
+    return format_decimal(value, locale=_language(locale))
+
+
+def _formatted(locale: str, values: dict[str, object]) -> dict[str, object]:
+    return {
+        name: format_number(locale, v)
+        if isinstance(v, int | float) and not isinstance(v, bool)
+        else v
+        for name, v in values.items()
+    }
 
 
 def comment_text(locale: str, number: str, title: str, links: dict[str, str], scale: Scale) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,11 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import service as auth_service
 from app.clock import utcnow
 from app.db import SessionDep
+from app.feedback import i18n
 from app.scoring import charts, insights, service, xla
 from app.scoring.schemas import Dimension, ScoreFilter
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+# Counted words ("1 response", "2 responses") from the feedback catalogue; the page is English.
+templates.env.globals["plural"] = partial(i18n.plural, "en")
 COOKIE = "xpulse_dashboard"
 DEFAULT_WEEKS = 12
 # No scripts at all; styles and images only from this origin; forms post only here.
