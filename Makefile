@@ -20,7 +20,8 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/xpulse migrate
-	$(BIN)/xpulse serve --host $(HOST) --port $(PORT)
+	XPULSE_PUBLIC_URL=$${XPULSE_PUBLIC_URL:-http://$(HOST):$(PORT)} \
+		$(BIN)/xpulse serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

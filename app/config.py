@@ -21,7 +21,7 @@ def is_placeholder(value: str) -> bool:
 
 
 class SmtpSettings(BaseModel):
-    host: str = "127.0.0.1"
+    host: str = ""  # empty: none configured (development then writes mails to the outbox)
     port: int = 25
     username: str = ""
     password: SecretStr = SecretStr("")
@@ -31,6 +31,7 @@ class SmtpSettings(BaseModel):
     timeout_seconds: float = 20.0
     validate_certs: bool = True  # verify the server's certificate for STARTTLS / TLS
     reply_to: str = ""  # optional Reply-To on feedback mails
+    outbox_dir: str = "./var/outbox"  # development without a host: mails land here (/dev/outbox)
 
 
 class JobSettings(BaseModel):

@@ -15,6 +15,7 @@ from app.connectors.routes import public_router as webhooks
 from app.db import create_engine, make_sessionmaker
 from app.docs_ui import install_docs
 from app.errors import install_error_handlers
+from app.feedback.outbox import router as dev_outbox
 from app.feedback.routes import public_router as feedback_pages
 from app.http import make_http_client
 from app.jobs.ticker import start_ticker
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, start_ticker_: bool | None =
     app.include_router(webhooks)
     app.include_router(feedback_pages)
     app.include_router(dashboard)
+    app.include_router(dev_outbox)
     install_openapi(app)
     install_docs(app)
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -64,6 +65,8 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "public_url": "http://testserver",
         "log_json": False,
         "jobs": {"enabled": False, "backoff_base_seconds": 1, "backoff_max_seconds": 5},
+        # No SMTP server named: mails go to the development outbox, kept out of the work tree.
+        "smtp": {"outbox_dir": str(Path(tempfile.gettempdir()) / "xpulse-test-outbox")},
     }
     return Settings(**{**values, **overrides})
 

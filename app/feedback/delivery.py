@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.feedback import email, i18n, rules
+from app.feedback import email, i18n, outbox, rules
 from app.feedback.models import FeedbackRequest, RequestStatus
 from app.feedback.scales import SCALES
 from app.feedback.schemas import SendEmail
@@ -81,6 +81,9 @@ async def deliver(
         request_id=str(request.id),
     )
     message = email.build_message(content, settings.smtp)
+    if outbox.enabled(settings):  # development without an SMTP server: see /dev/outbox
+        outbox.save(message, settings, now=now)
+        return True
     try:
         await email.send(message, settings.smtp)
     except email.SendFailed as exc:

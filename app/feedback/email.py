@@ -98,6 +98,8 @@ class SendFailed(Exception):
 
 async def send(message: EmailMessage, smtp: SmtpSettings) -> None:
     """Deliver through the configured server; SendFailed says whether a retry can help."""
+    if not smtp.host:  # retried: mail flows once the operator sets the server
+        raise SendFailed("no SMTP server configured (XPULSE_SMTP__HOST)", permanent=False)
     try:
         await aiosmtplib.send(
             message,
