@@ -150,6 +150,7 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_config=None,
     )
 

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     http_timeout_seconds: float = 15.0
     hourly_cost: float = 0.0  # cost of one lost work hour, in the organisation's currency
+    # Proxies whose X-Forwarded-For / -Proto are believed (comma-separated addresses or CIDR
+    # ranges, `*` for any): the client address every rate limit counts comes from them only.
+    forwarded_allow_ips: str = "127.0.0.1"
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)

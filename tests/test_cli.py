@@ -132,3 +132,24 @@ def test_help_texts_match_the_defaults() -> None:
     for command in ("revoke", "list", "create"):
         assert command in xpulse("api-key", "--help", database_url=None).stdout
     assert "check" in xpulse("connector", "--help", database_url=None).stdout
+
+
+def test_serve_trusts_forwarded_headers_only_from_the_configured_proxies(monkeypatch) -> None:
+    """`xpulse serve` hands XPULSE_FORWARDED_ALLOW_IPS to uvicorn's proxy-header handling."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+    from app.config import get_settings
+
+    seen: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw))
+    monkeypatch.setenv("XPULSE_FORWARDED_ALLOW_IPS", "10.0.0.0/8,192.168.1.7")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["serve", "--port", "9"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert seen["proxy_headers"] is True
+    assert seen["forwarded_allow_ips"] == "10.0.0.0/8,192.168.1.7"
