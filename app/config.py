@@ -56,7 +56,7 @@ class FeedbackSettings(BaseModel):
     default_locale: str = "en"
     rate_limit_per_minute: int = 30  # per token (and the default per client address)
     rate_limit_per_address_per_minute: int = 0  # 0 = same as rate_limit_per_minute
-    # Mail-scanner judgement (README, "Mail scanners"). One-click answers (no press on the page)
+    # Mail-scanner judgement (docs/mail-scanners.md). One-click answers (no press on the page)
     # do not count when several options of the mail were opened within sweep_seconds of them.
     scanner_sweep_seconds: float = 600.0
     scanner_burst_seconds: float = 3.0  # one client fetching 4+ links this fast is crawling

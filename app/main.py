@@ -28,7 +28,7 @@ from app.scoring.routes import public_router as dashboard
 
 DESCRIPTION = """
 XPulse measures IT experience ticket by ticket: resolved ServiceNow and Jira tickets get a
-one-click feedback request, responses become experience scores (scoring.md), and each score is
+one-click feedback request, responses become experience scores (docs/scoring.md), and each score is
 written back onto its ticket.
 
 Every `/api/v1` route needs an API key sent as `Authorization: Bearer <key>`

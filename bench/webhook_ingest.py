@@ -86,7 +86,7 @@ async def prepare(url: str) -> None:
 
 
 def incident(n: int) -> bytes:
-    """A new resolved incident, as the README's business rule posts it."""
+    """A new resolved incident, as the business rule of docs/servicenow.md posts it."""
     return json.dumps(
         {
             "sys_id": uuid.uuid4().hex,

@@ -1,4 +1,5 @@
-"""Project-wide promises: the README documents every setting, and imports go one way."""
+"""Project-wide promises: the docs document every setting and every factor, every document the
+code or the README names is in the repository, and imports go one way."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from tests.support.settings import env_var_names
 
 REPO = Path(__file__).resolve().parent.parent
-# style.md: core <- tickets <- feedback <- connectors; scoring reads tickets and feedback.
+# Import direction: core <- tickets <- feedback <- connectors; scoring reads tickets and feedback.
 CORE = {
     "config",
     "db",
@@ -39,14 +40,51 @@ MAY_IMPORT = {
 }
 
 
-def test_readme_documents_every_setting() -> None:
-    readme = (REPO / "README.md").read_text()
+def test_the_docs_document_every_setting() -> None:
+    readme = (REPO / "docs" / "configuration.md").read_text()
     documented = set(re.findall(r"`(XPULSE_[A-Z0-9_]+)`", readme))
     missing = env_var_names() - documented
-    assert not missing, f"settings missing from the README's table: {sorted(missing)}"
+    assert not missing, f"settings missing from docs/configuration.md: {sorted(missing)}"
     tooling = ("XPULSE_BENCH_", "XPULSE_TEST_")  # benchmark and test knobs, not settings
     stale = {n for n in documented if n not in env_var_names() and not n.startswith(tooling)}
-    assert not stale, f"README names settings that do not exist: {sorted(stale)}"
+    assert not stale, f"docs/configuration.md names settings that do not exist: {sorted(stale)}"
+
+
+def test_every_factor_key_is_defined_in_the_docs() -> None:
+    from app.feedback.scales import NEGATIVE_FACTORS, POSITIVE_FACTORS
+
+    scoring = (REPO / "docs" / "scoring.md").read_text()
+    for key in POSITIVE_FACTORS:
+        assert f"| `{key}` | positive |" in scoring, key
+    for key in NEGATIVE_FACTORS:
+        assert f"| `{key}` | negative |" in scoring, key
+
+
+# A document named in a comment, a docstring or the README: `docs/scoring.md`, `scoring.md`.
+DOCUMENT = re.compile(r"(?<![\w./-])((?:[\w-]+/)*[\w-]+\.md)\b")
+
+
+def test_every_document_named_in_the_code_or_the_readme_is_in_the_repository() -> None:
+    """The repository stands on its own: what it refers to is in it."""
+    names = {p.relative_to(REPO).as_posix() for p in REPO.rglob("*.md") if ".venv" not in p.parts}
+    basenames = {n.rsplit("/", 1)[-1] for n in names}
+    sources = [REPO / "README.md", *(REPO / "app").rglob("*")]
+    missing = []
+    for path in sources:
+        if path.is_dir() or path.suffix not in (".py", ".md", ".js", ".html", ".txt", ".po"):
+            continue
+        for name in DOCUMENT.findall(path.read_text()):
+            known = name in names if "/" in name else name in basenames
+            if not known:
+                missing.append(f"{path.relative_to(REPO)} names {name}")
+    assert not missing, missing
+
+
+def test_readme_links_lead_to_documents_in_the_repository() -> None:
+    readme = (REPO / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#]+\.md)(?:#[^)]*)?\)", readme)
+    assert len(targets) >= 10
+    assert [t for t in targets if not (REPO / t).is_file()] == []
 
 
 def _app_imports(path: Path) -> set[str]:

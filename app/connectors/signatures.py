@@ -11,7 +11,7 @@ from datetime import datetime
 
 from app.connectors.base import SignatureError
 
-REPLAY_WINDOW_SECONDS = 300  # Standard Webhooks reference library value (itsm-contracts.md §3)
+REPLAY_WINDOW_SECONDS = 300  # Standard Webhooks reference library value (docs/itsm-contracts.md §3)
 
 
 def _require_secret(secret: str) -> bytes:

@@ -259,7 +259,7 @@ async def _demote(
 
 
 def validate(answer: Answer, scale_key: str, score: int | None) -> list[dict[str, str]]:
-    """Field errors of an answer against scoring.md; [] when valid."""
+    """Field errors of an answer against docs/scoring.md; [] when valid."""
     scale = SCALES[scale_key]
     errors = []
     if score is None:

@@ -1,6 +1,6 @@
 """The mail-scanner judgement (pure): is a click on a feedback link a person's?
 
-The rules are published in the README ("Mail scanners"); each returns a reason code that is
+The rules are published in docs/mail-scanners.md; each returns a reason code that is
 stored with the click. A one-click answer (the page records the mail's option by itself) is
 judged on the whole mail's evidence; a press on the page is judged on its own evidence, so a
 person is never held back by what a scanner did to the same mail.

@@ -61,7 +61,7 @@ class Response(Timestamps, Base):
     ticket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     score: Mapped[int]
     scale: Mapped[str] = mapped_column(String(32))
-    lost_time: Mapped[str | None] = mapped_column(String(16))  # bucket key from scoring.md
+    lost_time: Mapped[str | None] = mapped_column(String(16))  # bucket key from docs/scoring.md
     lost_minutes: Mapped[int | None]
     comment: Mapped[str | None] = mapped_column(Text)
     locale: Mapped[str | None] = mapped_column(String(16))

@@ -1,7 +1,7 @@
 """An in-process sliding-window limiter for the public feedback endpoints.
 
 Each replica counts on its own, so N replicas allow up to N times the limit; that is enough to
-stop one client hammering a token, and needs no shared store (README, "Feedback")."""
+stop one client hammering a token, and needs no shared store (docs/feedback.md)."""
 
 from __future__ import annotations
 

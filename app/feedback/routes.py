@@ -196,7 +196,7 @@ _ANSWER_FIELDS = {
         "factors": {
             "type": "array",
             "items": {"type": "string"},
-            "description": "Factor keys (scoring.md); present replaces the set",
+            "description": "Factor keys (docs/scoring.md); present replaces the set",
         },
         "lost_time": {"type": "string", "description": "A lost-time bucket key; empty clears"},
         "comment": {"type": "string", "maxLength": 4000},
@@ -204,7 +204,7 @@ _ANSWER_FIELDS = {
         "confirm": {"type": "string", "description": "`1`: the not-counted notice's button"},
         "signals": {
             "type": "string",
-            "description": 'JSON evidence from the page\'s script (README, "Mail scanners")',
+            "description": "JSON evidence from the page's script (docs/mail-scanners.md)",
         },
     },
 }

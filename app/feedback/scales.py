@@ -1,4 +1,4 @@
-"""scoring.md's scales, bands, lost-time buckets and factors: the one place they are written."""
+"""The scales, bands, lost-time buckets and factors of docs/scoring.md, written once here."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ SCALES: dict[str, Scale] = {
     "faces-5": Scale("faces-5", 1, 5, 4, 3, {1: "😞", 2: "🙁", 3: "😐", 4: "🙂", 5: "😀"}),
 }
 
-# key -> minutes counted (scoring.md, "lost time")
+# key -> minutes counted (docs/scoring.md, "lost time")
 LOST_TIME_MINUTES: dict[str, int] = {
     "none": 0,
     "lt_15m": 10,

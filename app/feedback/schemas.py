@@ -99,7 +99,7 @@ class OptOutRead(BaseModel):
 class ScannerCount(BaseModel):
     connector_id: uuid.UUID
     day: date
-    reason: str = Field(description="A reason code of the scanner judgement (README)")
+    reason: str = Field(description="A scanner judgement reason code (docs/mail-scanners.md)")
     clicks: int = Field(description="Clicks judged automated that day with this reason")
 
 

@@ -1,1 +1,1 @@
-"""Experience scores from responses: scoring.md as SQL and pure formulas."""
+"""Experience scores from responses: docs/scoring.md as SQL and pure formulas."""

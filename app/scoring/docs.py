@@ -1,8 +1,8 @@
-"""Short quotes of scoring.md, placed in each endpoint's OpenAPI description."""
+"""Short quotes of docs/scoring.md, placed in each endpoint's OpenAPI description."""
 
 from __future__ import annotations
 
-DOC = "scoring.md"
+DOC = "docs/scoring.md"
 
 DEFINITIONS: dict[str, str] = {
     "sent": "**requests sent**: feedback requests delivered in scope (suppressed and failed "
@@ -36,11 +36,11 @@ DEFINITIONS: dict[str, str] = {
     "unhappy score.",
     "export": "One row per counted response (automated clicks excluded) with its ticket; "
     "filtered like `/scores` (a response belongs to its ticket's resolution day in `tz`). "
-    "`band` and `normalised_score` follow the scales of scoring.md.",
+    "`band` and `normalised_score` follow the scales of docs/scoring.md.",
 }
 
 
 def described(*keys: str) -> str:
-    """Markdown for an endpoint: the definitions it reports, quoted from scoring.md."""
+    """Markdown for an endpoint: the definitions it reports, quoted from docs/scoring.md."""
     lines = [f"> {DEFINITIONS[k]}" for k in keys]
     return f"Definitions from `{DOC}`:\n\n" + "\n>\n".join(lines)

@@ -1,4 +1,4 @@
-"""scoring.md as pure functions: counts and sums in, the published figures out."""
+"""docs/scoring.md as pure functions: counts and sums in, the published figures out."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-LOW_SAMPLE = 10  # fewer responses than this are flagged `low_sample` (scoring.md, happiness)
+LOW_SAMPLE = 10  # fewer responses than this are flagged `low_sample` (docs/scoring.md, happiness)
 Z95 = 1.96
 
-# XLA margins (scoring.md, "XLA status")
+# XLA margins (docs/scoring.md, "XLA status")
 HAPPINESS_MARGIN = 5.0  # points
 LOST_TIME_MARGIN = 0.10  # share of the lost-time target
 RESPONSE_RATE_MARGIN = 0.02  # 2 points of response rate, as a 0..1 ratio
 
 
 def ratio(part: float, whole: float) -> float | None:
-    """part ÷ whole; None for an empty scope (scoring.md: ratios are null, never 0)."""
+    """part ÷ whole; None for an empty scope (docs/scoring.md: ratios are null, never 0)."""
     return None if not whole else part / whole
 
 
@@ -179,7 +179,7 @@ def xla_checks(
 
 
 def xla_status(checks: list[TargetCheck], responses: int) -> str:
-    """met / at_risk / breached (scoring.md). Fewer than 10 responses is always at_risk:
+    """met / at_risk / breached (docs/scoring.md). Fewer than 10 responses is always at_risk:
     too few to call a period met or breached."""
     if responses < LOW_SAMPLE:
         return "at_risk"

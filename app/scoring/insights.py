@@ -1,4 +1,4 @@
-"""Watermelon detection (scoring.md): green on SLA, red on experience."""
+"""Watermelon detection (docs/scoring.md): green on SLA, red on experience."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ class XlaTarget(Timestamps, Base):
 
 
 # One row per ticket: the ticket fields figures filter and group by, and the counts of its
-# feedback (scoring.md's raw numbers). Kept exact by database triggers on tickets,
+# feedback (docs/scoring.md's raw numbers). Kept exact by database triggers on tickets,
 # feedback_requests, responses and response_factors (migration 0004; app/scoring/rollup.py), so
 # a figure is one scan of this table instead of joins over every response.
 SCALE_PREFIX = {"happiness-0-10": "s10", "faces-5": "s5"}
@@ -112,7 +112,7 @@ Index("ix_responses_answered_at_id", Response.__table__.c.answered_at, Response.
 
 
 class TicketNotSent(Base):
-    """A ticket's suppressed or failed requests by reason (scoring.md lists them by reason),
+    """A ticket's suppressed or failed requests by reason (docs/scoring.md lists them by reason),
     with the same copy of the ticket's fields; kept by the same triggers as TicketScore."""
 
     __tablename__ = "ticket_not_sent"

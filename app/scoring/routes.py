@@ -246,7 +246,7 @@ async def export_jsonl(_: ReadKey, filt: Filter, session: StreamSession) -> Stre
     )
 
 
-# Each endpoint's OpenAPI text: its docstring, then the scoring.md definitions it reports.
+# Each endpoint's OpenAPI text: its docstring, then the docs/scoring.md definitions it reports.
 DEFINED: dict[str, tuple[str, ...]] = {
     "get_scores": (*FIGURES, "factor", "time"),
     "get_breakdown": (*FIGURES, "time"),

@@ -1,4 +1,4 @@
-"""API shapes of the scoring domain; every figure is defined in scoring.md."""
+"""API shapes of the scoring domain; every figure is defined in docs/scoring.md."""
 
 from __future__ import annotations
 

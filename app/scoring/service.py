@@ -204,7 +204,7 @@ def _counts(m: dict[str, Any]) -> Counts:
         },
         lost_n=m["lost_n"],
         lost_sum=m["lost_sum"],
-        # The median comes from this histogram: lost time is one of scoring.md's buckets.
+        # The median comes from this histogram: lost time is one of docs/scoring.md's buckets.
         lost_histogram={v: m[f"lost_{v}"] for v in LOST_TIME_MINUTES.values()},
         requests_sent=m["requests_sent"],
         requests_not_sent=m["requests_not_sent"],

@@ -1,4 +1,4 @@
-"""XLA targets: stored rows, and their status for a period (scoring.md, "XLA status")."""
+"""XLA targets: stored rows, and their status for a period (docs/scoring.md, "XLA status")."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ class WriteBack(BaseModel):
     response_updated_at: datetime  # a handler may skip a payload older than the stored response
     score: int
     scale: str
-    normalised: float  # 0–100 (scoring.md)
+    normalised: float  # 0–100 (docs/scoring.md)
     label: str  # emoji or face shown for the score
     lost_time: str | None = None
     lost_minutes: int | None = None

@@ -152,7 +152,7 @@ OWN_CASES: list[tuple[str, str, dict[str, Any], Any]] = [
     ),
     (
         "servicenow",
-        "incident_business_rule.json",  # exactly what the README's business rule sends
+        "incident_business_rule.json",  # exactly what the business rule of docs/servicenow.md sends
         {},
         {
             "external_id": "9d385017c611228701d22104cc95c371",

@@ -17,7 +17,7 @@ from tests.connectors.conftest import config, own_fixture
 
 
 def rule_body(made_sla: Any) -> bytes:
-    """The README business rule's payload with `made_sla` replaced (or dropped for None)."""
+    """The business rule's payload (docs/servicenow.md), `made_sla` replaced or dropped (None)."""
     data = json.loads(own_fixture("servicenow", "incident_business_rule.json"))
     if made_sla is None:
         data["record"].pop("made_sla", None)
@@ -89,7 +89,7 @@ def test_every_known_text_maps_to_one_truth_value() -> None:
 def test_the_readme_rule_sends_booleans_as_true_false_and_catches_failures() -> None:
     """The documented rule is what operators paste: it must not send getValue()'s 1/0 for a
     boolean, and a failed execute() must reach gs.warn rather than throw past it."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "servicenow.md").read_text()
     start = readme.index("(function executeRule(current")
     script = readme[start : readme.index("})(current, previous);", start)]
     assert "getInternalType() == 'boolean'" in script

@@ -33,7 +33,7 @@ from tests.connectors.conftest import (
     std_headers,
 )
 
-VECTOR = {  # itsm-contracts.md §3, from the Standard Webhooks spec
+VECTOR = {  # docs/itsm-contracts.md §3, from the Standard Webhooks spec
     "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     "id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
     "ts": 1614265330,

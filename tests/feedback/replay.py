@@ -23,7 +23,7 @@ from tests.feedback.conftest import SmtpServer, html_links, score_links
 from tests.feedback.live import HIDE_WEBDRIVER, resolve_ticket, travel
 from tests.support.browser import ARGS, chromium_path
 
-# Scaled time (README, "Mail scanners"): the page's pause is 0.4 s instead of 1.5 s and a press
+# Scaled time (docs/mail-scanners.md): the page's pause is 0.4 s instead of 1.5 s and a press
 # sooner than 0.25 s after the page appeared is no person's; scanners here stay 0.4-0.6 s on a
 # page (3-5 s, scaled) so that neither rule alone is what stops them.
 SETTINGS = {

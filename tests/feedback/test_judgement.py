@@ -1,4 +1,4 @@
-"""The scanner judgement as pure rules (README, "Mail scanners"): one table row per rule."""
+"""The scanner judgement as pure rules (docs/mail-scanners.md): one table row per rule."""
 
 from __future__ import annotations
 

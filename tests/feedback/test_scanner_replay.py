@@ -1,7 +1,7 @@
 """Must show 1 (issue 10): mail-scanner behaviours and people replayed in Debian's Chromium
 against the live server, one mail each, concurrently. No scanner behaviour may leave a counted
 answer, a pending write-back or an opt-out; every person must end up counted (or opted out, or
-back in, as they chose). The measured table is written to test-output/ for the README."""
+back in, as they chose). The measured table is written to test-output/ for docs/mail-scanners.md."""
 
 from __future__ import annotations
 

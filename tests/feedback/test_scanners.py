@@ -1,5 +1,5 @@
 """Must show 3: what mail scanners do to the mail's links records nothing counted
-(scanner-safety.md): plain fetches, HEADs, a headless browser running the page's script on every
+(docs/mail-scanners.md): plain fetches, HEADs, a headless browser running the page's script on every
 link within a second, and one that also clicks the page's buttons. A person later still counts."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Each figure of scoring.md against a hand-computed expectation on builders.FIXED."""
+"""Each figure of docs/scoring.md against a hand-computed expectation on builders.FIXED."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""formulas.py: the pure parts of scoring.md."""
+"""formulas.py: the pure parts of docs/scoring.md."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ async def test_watermelon_groups_and_tickets(client, read_headers, fixed) -> Non
         {"sla_min": 0.76, "happiness_max": 25, "min_responses": 4},
         {"sla_min": 0.75, "happiness_max": 24.9, "min_responses": 4},
         {"sla_min": 0.75, "happiness_max": 25, "min_responses": 5},
-        {},  # scoring.md's defaults: 0.9, 30, 10
+        {},  # docs/scoring.md's defaults: 0.9, 30, 10
     ],
 )
 async def test_each_watermelon_threshold_excludes(client, read_headers, fixed, params) -> None:

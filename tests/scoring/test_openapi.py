@@ -1,4 +1,4 @@
-"""Every figure-reporting endpoint links its scoring.md definitions in OpenAPI."""
+"""Every figure-reporting endpoint links its docs/scoring.md definitions in OpenAPI."""
 
 from __future__ import annotations
 
@@ -22,6 +22,6 @@ from app.main import create_app
 )
 def test_descriptions_quote_scoring_md(path: str, method: str, quoted: str) -> None:
     operation = create_app().openapi()["paths"][path][method]
-    assert "Definitions from `scoring.md`" in operation["description"]
+    assert "Definitions from `docs/scoring.md`" in operation["description"]
     assert quoted in operation["description"]
     assert operation["description"].splitlines()[0].endswith(".")  # the docstring comes first

@@ -1,4 +1,4 @@
-"""Jira REST calls (itsm-contracts.md §1.6): API v2 paths, which Cloud and Data Center share."""
+"""Jira REST calls (docs/itsm-contracts.md §1.6): the API v2 paths Cloud and Data Center share."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fields XPulse reads from Jira webhook and Automation bodies (itsm-contracts.md §1.2)."""
+"""The fields XPulse reads from Jira webhook and Automation bodies (docs/itsm-contracts.md §1.2)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class User(_Model):
     account_id: str | None = Field(None, alias="accountId")  # Cloud
     name: str | None = None  # Data Center
     key: str | None = None  # Data Center
-    # Cloud omits emailAddress when the profile hides it (itsm-contracts.md §1.2).
+    # Cloud omits emailAddress when the profile hides it (docs/itsm-contracts.md §1.2).
     email: str | None = Field(None, alias="emailAddress")
     display_name: str | None = Field(None, alias="displayName")
     locale: str | None = None

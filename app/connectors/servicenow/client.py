@@ -1,4 +1,4 @@
-"""ServiceNow Table API calls (itsm-contracts.md §2.2, §2.4)."""
+"""ServiceNow Table API calls (docs/itsm-contracts.md §2.2, §2.4)."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ async def journal_values(
         connector,
         "GET",
         "/api/now/table/sys_journal_field",
-        # The write-back account needs read access to sys_journal_field (README, ServiceNow).
+        # The write-back account needs read access to sys_journal_field (docs/servicenow.md).
         what="ServiceNow journal read (sys_journal_field)",
         params={"sysparm_query": query, "sysparm_fields": "value", "sysparm_limit": "20"},
     )

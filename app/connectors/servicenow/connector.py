@@ -153,7 +153,7 @@ class ServiceNowKind(ConnectorKind):
                 http, connector, sys_id=sys_id, element="work_notes", containing=result.version_ref
             )
             if not any(texts.has_marker(note, result) for note in notes):
-                # work_notes, not comments: comments would notify the caller (itsm-contracts §2.4).
+                # work_notes, not comments: comments notify the caller (itsm-contracts.md §2.4).
                 values["work_notes"] = texts.score_note(result, options.language)
         if values:
             await client.patch_record(http, connector, table=table, sys_id=sys_id, values=values)

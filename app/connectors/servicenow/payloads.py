@@ -1,4 +1,4 @@
-"""ServiceNow Table API records in each `sysparm_display_value` shape (itsm-contracts.md §2.2).
+"""ServiceNow Table API records in each `sysparm_display_value` shape (docs/itsm-contracts.md §2.2).
 
 - `false`: raw values (`"state": "6"`); references `{"link", "value"}` or a bare sys_id;
 - `true`: labels (`"state": "Resolved"`), references by display name, datetimes in the
@@ -19,7 +19,7 @@ from app.connectors.base import ParseError
 SN_DATETIME = "%Y-%m-%d %H:%M:%S"
 
 # State values that mean resolved/closed, per table (state numbers are per table: incident 3 is
-# On Hold, change_task 3 is Closed). itsm-contracts.md §2.3; overridable per connector.
+# On Hold, change_task 3 is Closed). docs/itsm-contracts.md §2.3; overridable per connector.
 RESOLVED_STATES: dict[str, dict[str, str]] = {
     "incident": {"6": "Resolved", "7": "Closed"},
     "sc_req_item": {"3": "Closed Complete", "4": "Closed Incomplete"},

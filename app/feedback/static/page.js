@@ -1,6 +1,6 @@
 // The feedback page: records the score chosen in the mail after a short pause, then saves each
-// answer as it is given. Every post carries evidence for the server's scanner judgement (README,
-// "Mail scanners"): which kind of post it is, whether a trusted input event caused it, whether
+// answer as it is given. Every post carries evidence for the server's scanner judgement
+// (docs/mail-scanners.md): which kind of post it is, whether a trusted input event caused it, whether
 // the page was visible, and how long after the page (or the confirm button) appeared. The page
 // says "Saved" only when the server counted the answer; otherwise it says so and offers one
 // button to confirm. Without this script the page's plain forms do the same.
