@@ -72,6 +72,19 @@ class FeedbackSettings(BaseModel):
     opens_retention_days: int = 30  # link fetches (scanner evidence) are deleted after this
 
 
+class AuthSettings(BaseModel):
+    # Failed API keys and dashboard logins per client address per minute before that address
+    # is answered 429 until the minute has passed, even with a right key; 0 = off.
+    max_failures_per_minute: int = Field(5, ge=0)
+
+
+class PrivacySettings(BaseModel):
+    # A group (agent, assignment group, service) with fewer counted responses than this is
+    # shown as hidden, never with its figures.
+    min_group_responses: int = Field(5, ge=1)
+    agent_figures: bool = True  # false: no per-agent figure anywhere (works councils)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="XPULSE_",
@@ -96,6 +109,8 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

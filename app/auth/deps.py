@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.auth import service
+from app.auth import service, throttle
 from app.auth.models import ApiKey, Scope
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized
@@ -16,13 +16,16 @@ _bearer = HTTPBearer(auto_error=False, description="An XPulse API key: `xpulse a
 
 
 async def _current_key(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiKey:
+    throttle.check(request)  # a locked-out address is refused even with a right key
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`")
     key = await service.authenticate(session, credentials.credentials)
     if key is None:
+        throttle.record_failure(request)
         raise Unauthorized("Unknown or revoked API key")
     return key
 

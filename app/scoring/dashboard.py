@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
+from app.auth import throttle
 from app.clock import utcnow
 from app.db import SessionDep
 from app.feedback import i18n
@@ -157,7 +158,13 @@ def _happiness_text(h: Any) -> str:
 @public_router.post("/dashboard/login")
 async def login(request: Request, session: SessionDep, key: Annotated[str, Form()]) -> Response:
     """Check the key and keep it in an HttpOnly, SameSite=Strict cookie."""
+    if (wait := throttle.locked_out(request)) is not None:
+        error = f"Too many failed sign-ins from this address. Try again in {wait} seconds."
+        response = _page(request, "login.html", {"error": error}, 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     if await auth_service.authenticate(session, key.strip()) is None:
+        throttle.record_failure(request)
         return _page(request, "login.html", {"error": "Unknown or revoked API key."}, 401)
     response = RedirectResponse("/dashboard", status_code=303)
     response.set_cookie(
