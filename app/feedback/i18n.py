@@ -103,13 +103,12 @@ def t(locale: str, key: str, **values: object) -> str:
 def plural(locale: str, key: str, count: int, **values: object) -> str:
     """A counted message in the form the language's plural rule picks for `count`
     ("1 response", "2 responses"); `{count}` is written in the language's number format."""
-    lang = _language(locale)
-    found = _catalogue(lang)
-    if key not in found.plurals:
-        lang, found = SOURCE, _catalogue(SOURCE)
+    found = _catalogue(_language(locale))
+    if key not in found.plurals:  # English words then, with English plural rules
+        found = _catalogue(SOURCE)
     forms = found.plurals[key]
     text = forms[min(found.plural_index(count), len(forms) - 1)]
-    return text.format(**_formatted(lang, {**values, "count": count}))
+    return text.format(**_formatted(locale, {**values, "count": count}))
 
 
 def format_date(locale: str, value: date) -> str:

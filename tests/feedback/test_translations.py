@@ -218,6 +218,7 @@ def test_a_gap_or_a_fuzzy_entry_shows_english(patched_locales: Path) -> None:
         "Wie war unser Service?",
     )
     assert i18n.plural("de", "n_responses", 2) == "2 responses"
+    assert i18n.plural("de", "n_responses", 1234) == "1.234 responses"  # still a German number
 
 
 @pytest.mark.parametrize(
