@@ -1,4 +1,5 @@
-"""The `xpulse` command: migrate, serve, demo, api-key create/list/revoke, connector list/check.
+"""The `xpulse` command: migrate, serve, demo, api-key create/list/revoke, connector list/check,
+secrets rotate.
 
 An operator's usual mistakes (database not reachable or not migrated, the embedded database
 looked for from another folder) end in one line that says what to do, not a traceback."""
@@ -29,7 +30,12 @@ api_key_cli = typer.Typer(
 )
 connector_cli = typer.Typer(help="List connectors and check their set-up.", no_args_is_help=True)
 cli.add_typer(api_key_cli, name="api-key")
+secrets_cli = typer.Typer(
+    help="Connector secrets at rest (encrypted under XPULSE_ENCRYPTION_KEYS).",
+    no_args_is_help=True,
+)
 cli.add_typer(connector_cli, name="connector")
+cli.add_typer(secrets_cli, name="secrets")
 
 
 class CliError(Exception):
@@ -293,3 +299,30 @@ def connector_check(name: str = typer.Argument(..., help="The connector's name")
 
 if __name__ == "__main__":
     cli()
+
+
+@secrets_cli.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every connector's secrets under the first key of XPULSE_ENCRYPTION_KEYS;
+    afterwards the other keys can be removed."""
+    from app import secrets_box
+    from app.connectors import service
+
+    box = secrets_box.configure(get_settings())
+
+    async def rotate() -> int:
+        async with session_scope() as session:
+            try:
+                count = await service.reencrypt_secrets(session)
+            except secrets_box.SecretDecryptError as exc:
+                raise CliError(str(exc)) from None
+            await session.commit()
+            return count
+
+    count = run(rotate)
+    source = (
+        "the key derived from XPULSE_SECRET_KEY (XPULSE_ENCRYPTION_KEYS is empty)"
+        if box.derived_from_secret_key
+        else "the first key of XPULSE_ENCRYPTION_KEYS"
+    )
+    typer.echo(f"{count} connector(s) re-encrypted under {source}")

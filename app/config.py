@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For / -Proto are believed (comma-separated addresses or CIDR
     # ranges, `*` for any): the client address every rate limit counts comes from them only.
     forwarded_allow_ips: str = "127.0.0.1"
+    # Keys that encrypt connector secrets at rest (comma-separated, each a random string of at
+    # least 32 characters): the first encrypts, all decrypt. Empty: development derives one
+    # from secret_key; production refuses to start.
+    encryption_keys: SecretStr = SecretStr("")
+    metrics_public: bool = False  # /metrics without a read key (only behind a private network)
+    api_docs: bool = True  # serve /docs, /redoc and /openapi.json
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
@@ -122,6 +128,17 @@ class Settings(BaseSettings):
                 f"XPULSE_SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_LENGTH} "
                 "characters in production (openssl rand -hex 32)"
             )
+        keys = self.encryption_key_list
+        if not keys:
+            raise ValueError(
+                "XPULSE_ENCRYPTION_KEYS must be set in production: it encrypts connector secrets "
+                "at rest (openssl rand -hex 32)"
+            )
+        if any(is_placeholder(k) or len(k) < MIN_SECRET_KEY_LENGTH for k in keys):
+            raise ValueError(
+                "every key in XPULSE_ENCRYPTION_KEYS must be a random value of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters in production (openssl rand -hex 32)"
+            )
         if self.smtp.password.get_secret_value() and is_placeholder(
             self.smtp.password.get_secret_value()
         ):
@@ -131,6 +148,11 @@ class Settings(BaseSettings):
                 "XPULSE_DATABASE_URL has the example placeholder password: set the real one"
             )
         return self
+
+    @property
+    def encryption_key_list(self) -> list[str]:
+        raw = self.encryption_keys.get_secret_value()
+        return [k.strip() for k in raw.split(",") if k.strip()]
 
     @property
     def is_sqlite(self) -> bool:

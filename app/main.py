@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import api, health
+from app import api, health, secrets_box
 from app.config import Settings, get_settings
 from app.connectors.routes import public_router as webhooks
 from app.db import create_engine, make_sessionmaker
@@ -45,6 +45,7 @@ def load_handlers() -> None:
 def create_app(settings: Settings | None = None, *, start_ticker_: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     load_handlers()
+    secrets_box.configure(settings)  # the key connector secrets are encrypted with
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

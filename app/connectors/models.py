@@ -11,6 +11,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UUIDPK, Base, Timestamps
+from app.secrets_box import EncryptedAuth, EncryptedText
 
 
 class Channel(StrEnum):
@@ -27,10 +28,11 @@ class Connector(Timestamps, Base):
     kind: Mapped[str] = mapped_column(String(32))  # a key of connectors.registry
     base_url: Mapped[str] = mapped_column(String(500))
     enabled: Mapped[bool] = mapped_column(default=True)
-    # Secrets are needed in plain form to compute HMACs and call the ITSM API; the API never
-    # returns them and logs never print them.
-    webhook_secret: Mapped[str] = mapped_column(String(500))
-    auth: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Secrets are stored encrypted (app/secrets_box.py: the column types encrypt on write and
+    # decrypt on read, for HMACs and ITSM calls); the API never returns them, logs never print
+    # them.
+    webhook_secret: Mapped[str] = mapped_column(EncryptedText())
+    auth: Mapped[dict[str, Any]] = mapped_column(EncryptedAuth(), default=dict)
     channel: Mapped[str] = mapped_column(String(32), default=Channel.email)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # write-back, tables, sampling
     poll_watermark: Mapped[datetime | None]  # ServiceNow catch-up poll: resolved since this

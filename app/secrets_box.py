@@ -1,0 +1,154 @@
+"""Connector secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256, authenticated) under the keys
+of XPULSE_ENCRYPTION_KEYS. The first key encrypts, every key decrypts, so a key can be rotated:
+put the new key first, run `xpulse secrets rotate`, then drop the old one.
+
+Stored values look like `fernet:<token>`. Without configured keys (development only; production
+refuses to start) one key is derived from XPULSE_SECRET_KEY and logged as such, so `make run`
+works with nothing to set.
+
+The box is process-wide because the columns that use it (EncryptedText, EncryptedAuth) are
+bound and read by SQLAlchemy, which has no request or settings at hand: `configure()` is called
+by create_app, the CLI and migrations; until then it is built from get_settings().
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import JSON, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from app.config import Settings, get_settings
+
+log = logging.getLogger("xpulse.secrets")
+PREFIX = "fernet:"
+# The fields of a connector's `auth` that are secret; the rest (type, username, client_id,
+# token_url, scope) stay readable so the API can show how a connector signs in.
+SECRET_AUTH_FIELDS = ("password", "token", "client_secret")
+
+
+class SecretDecryptError(RuntimeError):
+    """A stored secret that none of the configured keys opens (a key was dropped too early)."""
+
+
+def _fernet_key(material: str, *, purpose: bytes) -> bytes:
+    # Operators give any long random string (openssl rand -hex 32); HKDF turns it into the
+    # 32 bytes Fernet needs, and `purpose` keeps a key derived from the secret key distinct.
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
+        material.encode()
+    )
+    return base64.urlsafe_b64encode(raw)
+
+
+class SecretBox:
+    def __init__(self, keys: list[str], *, derived_from_secret_key: bool = False) -> None:
+        if not keys:
+            raise ValueError("a SecretBox needs at least one key")
+        purpose = b"xpulse secret-key derived" if derived_from_secret_key else b"xpulse at rest"
+        self.derived_from_secret_key = derived_from_secret_key
+        self._fernets = [Fernet(_fernet_key(k, purpose=purpose)) for k in keys]
+        self._multi = MultiFernet(self._fernets)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SecretBox:
+        keys = settings.encryption_key_list
+        if keys:
+            return cls(keys)
+        return cls([settings.secret_key.get_secret_value()], derived_from_secret_key=True)
+
+    def encrypt(self, plain: str) -> str:
+        return PREFIX + self._multi.encrypt(plain.encode()).decode()
+
+    def decrypt(self, stored: str) -> str:
+        if not is_sealed(stored):
+            raise SecretDecryptError("the stored value is not an encrypted secret")
+        try:
+            return self._multi.decrypt(stored[len(PREFIX) :].encode()).decode()
+        except InvalidToken:
+            raise SecretDecryptError(
+                "no key in XPULSE_ENCRYPTION_KEYS opens a stored connector secret "
+                "(was the key it was encrypted with removed before `xpulse secrets rotate`?)"
+            ) from None
+
+    def is_current(self, stored: str) -> bool:
+        """Encrypted under the first key (nothing for `rotate` to do)."""
+        try:
+            self._fernets[0].decrypt(stored[len(PREFIX) :].encode())
+        except InvalidToken:
+            return False
+        return True
+
+    def rotate(self, stored: str) -> str:
+        return PREFIX + self._multi.rotate(stored[len(PREFIX) :].encode()).decode()
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+_box: SecretBox | None = None
+
+
+def configure(settings: Settings) -> SecretBox:
+    global _box
+    _box = SecretBox.from_settings(settings)
+    if _box.derived_from_secret_key:
+        log.warning(
+            "XPULSE_ENCRYPTION_KEYS is not set: connector secrets are encrypted with a key "
+            "derived from XPULSE_SECRET_KEY (development only; production refuses this)"
+        )
+    return _box
+
+
+def current() -> SecretBox:
+    return _box if _box is not None else configure(get_settings())
+
+
+def seal_auth(auth: dict[str, Any], box: SecretBox) -> dict[str, Any]:
+    return {
+        k: box.encrypt(v) if k in SECRET_AUTH_FIELDS and isinstance(v, str) else v
+        for k, v in auth.items()
+    }
+
+
+def open_auth(auth: dict[str, Any], box: SecretBox) -> dict[str, Any]:
+    return {
+        k: box.decrypt(v) if k in SECRET_AUTH_FIELDS and is_sealed(v) else v
+        for k, v in auth.items()
+    }
+
+
+class EncryptedText(TypeDecorator[str]):
+    """A VARCHAR(500) column holding `fernet:<token>`; Python sees the plain value."""
+
+    impl = String(500)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else current().encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else current().decrypt(value)
+
+
+class EncryptedAuth(TypeDecorator[dict[str, Any]]):
+    """A JSON document whose secret fields (SECRET_AUTH_FIELDS) are stored encrypted."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
+
+    def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> Any:
+        return None if value is None else seal_auth(value, current())
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, Any] | None:
+        return None if value is None else open_auth(value, current())
