@@ -297,10 +297,6 @@ def connector_check(name: str = typer.Argument(..., help="The connector's name")
         raise typer.Exit(1)
 
 
-if __name__ == "__main__":
-    cli()
-
-
 @secrets_cli.command("rotate")
 def secrets_rotate() -> None:
     """Re-encrypt every connector's secrets under the first key of XPULSE_ENCRYPTION_KEYS;
@@ -326,3 +322,7 @@ def secrets_rotate() -> None:
         else "the first key of XPULSE_ENCRYPTION_KEYS"
     )
     typer.echo(f"{count} connector(s) re-encrypted under {source}")
+
+
+if __name__ == "__main__":
+    cli()
