@@ -17,6 +17,8 @@ from app.jobs import lanes
 from app.jobs.models import Job, JobStatus, LaneState
 
 router = APIRouter(tags=["health"])
+# Its own router so create_app can put a read key in front of it (XPULSE_METRICS_PUBLIC).
+metrics_router = APIRouter(tags=["health"])
 log = logging.getLogger("xpulse.health")
 JOBS = Gauge("xpulse_jobs", "Jobs in the queue by state", ["status"])
 OUTBOUND = {
@@ -82,10 +84,11 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok", "migration": current})
 
 
-@router.get("/metrics", response_class=Response)
+@metrics_router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
     """Prometheus text format: request counts and latencies, jobs by state, and each
-    connector's outbound state (failing, for how long, jobs waiting, dead jobs)."""
+    connector's outbound state (failing, for how long, jobs waiting, dead jobs). Needs a read
+    API key unless `XPULSE_METRICS_PUBLIC=true`."""
     try:
         async with request.app.state.sessionmaker() as session:
             rows = (

@@ -7,9 +7,11 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app import api, health, secrets_box
+from app.auth.deps import require_scope
+from app.auth.models import Scope
 from app.config import Settings, get_settings
 from app.connectors.routes import public_router as webhooks
 from app.db import create_engine, make_sessionmaker
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None, *, start_ticker_: bool | None =
         openapi_tags=[{"name": "health", "description": "Liveness, readiness and metrics"}],
         docs_url=None,  # served by install_docs from local assets (FastAPI's load a CDN)
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.api_docs else None,  # XPULSE_API_DOCS
     )
     app.state.settings = settings
     app.state.head_revision = head_revision()
@@ -90,13 +93,17 @@ def create_app(settings: Settings | None = None, *, start_ticker_: bool | None =
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(health.router)
+    # Metrics name connectors and show load: a read key unless the operator opts out.
+    metrics_guard = [] if settings.metrics_public else [Depends(require_scope(Scope.read))]
+    app.include_router(health.metrics_router, dependencies=metrics_guard)
     app.include_router(api.api_router)
     app.include_router(webhooks)
     app.include_router(feedback_pages)
     app.include_router(dashboard)
     app.include_router(dev_outbox)
     install_openapi(app)
-    install_docs(app)
+    if settings.api_docs:
+        install_docs(app)
     return app
 
 

@@ -27,9 +27,30 @@ LATENCY = Histogram(
 )
 
 
+# Answers that must not be kept by a browser or proxy cache: API data and error answers.
+NO_STORE_PREFIXES = ("/api/", "/metrics")
+
+
+def _harden(path: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`X-Content-Type-Options: nosniff` on every answer; `Cache-Control: no-store` on API
+    answers, /metrics and problem answers (anything else keeps the caching it chose)."""
+    names = {k.lower() for k, _ in headers}
+    content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+    no_store = path.startswith(NO_STORE_PREFIXES) or content_type.startswith(
+        b"application/problem+json"
+    )
+    if no_store:
+        headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+        headers.append((b"cache-control", b"no-store"))
+    if b"x-content-type-options" not in names:
+        headers.append((b"x-content-type-options", b"nosniff"))
+    return headers
+
+
 class ObservabilityMiddleware:
     """Sets X-Request-ID, logs one JSON line per request and records metrics by route template;
-    answers any exception no handler took (app/errors.py unexpected_error)."""
+    answers any exception no handler took (app/errors.py unexpected_error); hardens every
+    answer's headers (_harden)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -51,7 +72,10 @@ class ObservabilityMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                message["headers"] = _harden(
+                    scope["path"],
+                    [*message.get("headers", []), (b"x-request-id", rid.encode())],
+                )
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 finished = True
             await send(message)

@@ -51,9 +51,11 @@ async def test_readyz_reports_an_unreachable_database(
     await app.state.engine.dispose()
 
 
-async def test_metrics_has_requests_and_jobs(client: httpx.AsyncClient) -> None:
+async def test_metrics_has_requests_and_jobs(
+    client: httpx.AsyncClient, read_headers: dict[str, str]
+) -> None:
     await client.get("/healthz")
-    body = (await client.get("/metrics")).text
+    body = (await client.get("/metrics", headers=read_headers)).text
     assert 'xpulse_http_requests_total{method="GET",route="/healthz",status="200"}' in body
     assert 'xpulse_jobs{status="dead"}' in body
     assert "xpulse_http_request_duration_seconds_bucket" in body

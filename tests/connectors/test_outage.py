@@ -193,7 +193,7 @@ async def test_write_backs_survive_an_outage_longer_than_the_old_budget(
                 state = await outbound_state()
                 assert state["jobs_waiting"] == RECORDS and state["dead_jobs"] == 0
                 assert state["failing_since"] and "HTTP 503" in state["last_error"]
-                metrics = (await api.get("/metrics")).text
+                metrics = (await api.get("/metrics", headers=admin)).text
                 assert 'xpulse_connector_outbound_failing{connector="sn-outage"} 1.0' in metrics
                 assert (
                     f'xpulse_connector_outbound_jobs_waiting{{connector="sn-outage"}} {RECORDS}.0'
