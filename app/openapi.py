@@ -5,7 +5,8 @@ ignored webhooks); the errors that come from the app's shared layers are added h
 
 - 500 anywhere; 503 (with Retry-After) wherever the database is used; 422 anywhere (the input
   guard refuses NUL characters, lone surrogates and over-deep JSON before any route runs);
-- 401 where a key is needed, 403 where it must be an admin key (app/auth/deps.py);
+- 401 (and 429 for repeated failed keys) where a key is needed, 403 where it must be an
+  admin key (app/auth/deps.py);
 - 404 where the path or the body names something; 413 where a body may be sent; 409 for
   /api/v1 writes;
 - 400 for a bad pagination `cursor`; 410 and 429 on the feedback pages, which also answer
@@ -60,7 +61,7 @@ DESCRIPTIONS = {
     "410": "The feedback request has closed",
     "413": "Request body too large (`XPULSE_MAX_BODY_BYTES`)",
     "422": "Invalid request: `errors` names each field",
-    "429": "Too many requests (`Retry-After`)",
+    "429": "Too many requests, or too many failed keys from this address (`Retry-After`)",
     "500": "Internal error",
     "503": f"The database is unreachable; retry after `Retry-After` ({RETRY_AFTER_SECONDS} s)",
 }
@@ -68,8 +69,8 @@ RETRY_AFTER = {
     "description": "Seconds to wait before retrying",
     "schema": {"type": "integer"},
 }
-# Answer without touching the database.
-NO_DATABASE = {"/healthz", "/metrics"}
+# Answers without touching the database.
+NO_DATABASE = {"/healthz"}
 # The feedback pages answer people's browsers with HTML and JSON clients with problem+json.
 PAGE_PREFIX = "/f/"
 WRITES = {"post", "put", "patch", "delete"}
@@ -146,8 +147,8 @@ def error_codes(
     codes = {"422", "500"}
     if path not in NO_DATABASE and path != "/readyz":
         codes.add("503")
-    if operation.get("security"):
-        codes.add("401")
+    if operation.get("security"):  # 429: failed keys are throttled per client address
+        codes.update({"401", "429"})
     if (path, method) in admin:
         codes.add("403")
     if "{" in path or "requestBody" in operation:  # a path or a body may name what is not
