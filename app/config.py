@@ -81,7 +81,7 @@ class AuthSettings(BaseModel):
 class PrivacySettings(BaseModel):
     # A group (agent, assignment group, service) with fewer counted responses than this is
     # shown as hidden, never with its figures.
-    min_group_responses: int = Field(5, ge=1)
+    min_group_responses: int = Field(5, ge=0)  # 0 = show every group
     agent_figures: bool = True  # false: no per-agent figure anywhere (works councils)
 
 

@@ -18,7 +18,7 @@ from app.auth import throttle
 from app.clock import utcnow
 from app.db import SessionDep
 from app.feedback import i18n
-from app.scoring import charts, insights, service, xla
+from app.scoring import charts, insights, privacy, service, xla
 from app.scoring.schemas import Dimension, ScoreFilter
 
 HERE = Path(__file__).parent
@@ -82,15 +82,30 @@ async def dashboard(
     except ValidationError as exc:
         message = exc.errors()[0]["msg"]
         return _page(request, "error.html", {"message": message}, status=422)
-    cost = request.app.state.settings.hourly_cost
-    context = await gather(session, filt, interval=interval, hourly_cost=cost, today=zone_today)
+    settings = request.app.state.settings
+    context = await gather(
+        session,
+        filt,
+        interval=interval,
+        hourly_cost=settings.hourly_cost,
+        today=zone_today,
+        privacy=privacy.from_settings(settings),
+    )
     return _page(request, "dashboard.html", context)
 
 
 async def gather(
-    session: AsyncSession, filt: ScoreFilter, *, interval: str, hourly_cost: float, today: date
+    session: AsyncSession,
+    filt: ScoreFilter,
+    *,
+    interval: str,
+    hourly_cost: float,
+    today: date,
+    privacy: privacy.Privacy,
 ) -> dict[str, Any]:
-    """Everything the page shows, from the same service functions as the API."""
+    """Everything the page shows, from the same service functions as the API, with the same
+    minimum group size (privacy.py)."""
+    p = privacy
     assert filt.date_from is not None and filt.date_to is not None
     figures, factors = await service.summary_and_factors(session, filt, hourly_cost=hourly_cost)
     points = await service.trend(
@@ -101,21 +116,33 @@ async def gather(
         last=filt.date_to,
         hourly_cost=hourly_cost,
     )
+    # A group's summary, factors and trend points below the minimum group size are not shown.
+    hidden = p.reason if p.hides(filt, None, figures.responses) else None
     trend = charts.line_chart(
-        [(p.isoformat(), f.happiness.value, f.happiness.margin) for p, f in points]
+        [
+            (d.isoformat(), None, None)
+            if p.hides(filt, None, f.responses)
+            else (d.isoformat(), f.happiness.value, f.happiness.margin)
+            for d, f in points
+        ]
     )
     breakdowns, rows_by = {}, {}
     for by, title in ((Dimension.service, "service"), (Dimension.assignment_group, "group")):
         rows_by[by] = await service.breakdown(session, filt, by=by, hourly_cost=hourly_cost)
         rows = sorted(rows_by[by], key=lambda r: -r[1].responses)[:12]
         breakdowns[title] = charts.bar_chart(
-            [(k or "(none)", f.happiness.value, _happiness_text(f.happiness)) for k, f in rows]
+            [
+                (k or "(none)", None, f"hidden: {p.reason}")
+                if p.hides(filt, by, f.responses)
+                else (k or "(none)", f.happiness.value, _happiness_text(f.happiness))
+                for k, f in rows
+            ]
         )
     factor_bars = {
         polarity: charts.bar_chart(
             [
                 (f.factor, (f.share or 0) * 100, f"{(f.share or 0) * 100:.0f}% · {f.responses}")
-                for f in shares[:7]
+                for f in ([] if hidden else shares[:7])
             ],
             lo=0,
             hi=100,
@@ -133,12 +160,15 @@ async def gather(
         sla_min=insights.SLA_MIN,
         happiness_max=insights.HAPPINESS_MAX,
         min_responses=insights.MIN_RESPONSES,
+        privacy=p,
     )
     melon_tickets, _ = await insights.tickets(session, filt, cursor=None, limit=10)
     return {
         "filt": filt,
         "interval": interval,
         "figures": figures,
+        "hidden": hidden,
+        "agent_figures": p.agent_figures,
         "trend": trend,
         "breakdowns": breakdowns,
         "factor_bars": factor_bars,

@@ -50,6 +50,11 @@ COLUMNS = (
 )
 
 
+def columns(*, agent: bool) -> tuple[str, ...]:
+    """The export's columns; without per-agent figures the agent column is not there at all."""
+    return COLUMNS if agent else tuple(c for c in COLUMNS if c != "agent")
+
+
 def _statement(filt: ScoreFilter) -> Any:
     r, t = Response, Ticket
     return (
@@ -97,22 +102,24 @@ async def _factors(session: AsyncSession, ids: list[Any]) -> dict[Any, dict[str,
     return out
 
 
-def _record(row: Any, factors: dict[str, list[str]]) -> dict[str, Any]:
+def _record(row: Any, factors: dict[str, list[str]], cols: tuple[str, ...]) -> dict[str, Any]:
     m = dict(row._mapping)
     scale = SCALES.get(m["scale"])
     m["band"] = scale.band(m["score"]).value if scale else None
     m["normalised_score"] = scale.normalised(m["score"]) if scale else None
     m["positive_factors"] = factors.get("positive", [])
     m["negative_factors"] = factors.get("negative", [])
-    return {c: m[c] for c in COLUMNS}
+    return {c: m[c] for c in cols}
 
 
-async def records(session: AsyncSession, filt: ScoreFilter) -> AsyncIterator[list[dict[str, Any]]]:
+async def records(
+    session: AsyncSession, filt: ScoreFilter, cols: tuple[str, ...] = COLUMNS
+) -> AsyncIterator[list[dict[str, Any]]]:
     """Batches of export records, oldest answer first; the rows are streamed, never all loaded."""
     result = await session.stream(_statement(filt).execution_options(yield_per=BATCH))
     async for partition in result.partitions(BATCH):
         factors = await _factors(session, [row.response_id for row in partition])
-        yield [_record(row, factors.get(row.response_id, {})) for row in partition]
+        yield [_record(row, factors.get(row.response_id, {}), cols) for row in partition]
 
 
 def _plain(value: Any) -> Any:
@@ -144,15 +151,15 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def csv_header() -> str:
+def csv_header(cols: tuple[str, ...] = COLUMNS) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(COLUMNS)
+    csv.writer(buffer).writerow(cols)
     return buffer.getvalue()
 
 
-def csv_rows(batch: list[dict[str, Any]]) -> str:
+def csv_rows(batch: list[dict[str, Any]], cols: tuple[str, ...] = COLUMNS) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for rec in batch:
-        writer.writerow([_cell(rec[c]) for c in COLUMNS])
+        writer.writerow([_cell(rec[c]) for c in cols])
     return buffer.getvalue()

@@ -9,8 +9,10 @@ from app.feedback.models import Response
 from app.feedback.scales import SCALES
 from app.pagination import paginate
 from app.scoring import service
+from app.scoring.privacy import Privacy
 from app.scoring.schemas import (
     Dimension,
+    HiddenWatermelonGroup,
     ScoreFigures,
     ScoreFilter,
     WatermelonGroup,
@@ -38,13 +40,21 @@ def pick(
     sla_min: float,
     happiness_max: float,
     min_responses: int,
-) -> list[WatermelonGroup]:
-    """The watermelon groups among breakdown rows, the unhappiest first."""
+    privacy: Privacy,
+) -> list[WatermelonGroup | HiddenWatermelonGroup]:
+    """The watermelon groups among breakdown rows, the unhappiest first, then the groups too
+    small to be judged (fewer counted responses than the minimum group size), by name."""
     found: list[WatermelonGroup] = []
+    hidden: list[HiddenWatermelonGroup] = []
     for by, rows in rows_by.items():
         for key, fig in rows:
             h, sla = fig.happiness, fig.sla.attainment
-            if key is None or h.value is None or sla is None:
+            if key is None:
+                continue
+            if fig.responses and privacy.hides(ScoreFilter(), by, fig.responses):
+                hidden.append(HiddenWatermelonGroup(by=by.value, key=key, hidden=privacy.reason))
+                continue
+            if h.value is None or sla is None:
                 continue
             if sla >= sla_min and h.value <= happiness_max and h.responses >= min_responses:
                 found.append(
@@ -57,7 +67,10 @@ def pick(
                         responses=h.responses,
                     )
                 )
-    return sorted(found, key=lambda g: (g.happiness, g.by, g.key))
+    ordered: list[WatermelonGroup | HiddenWatermelonGroup] = sorted(
+        found, key=lambda g: (g.happiness, g.by, g.key)
+    )
+    return ordered + sorted(hidden, key=lambda g: (g.by, g.key))
 
 
 async def groups(
@@ -67,14 +80,21 @@ async def groups(
     sla_min: float,
     happiness_max: float,
     min_responses: int,
-) -> list[WatermelonGroup]:
+    privacy: Privacy,
+) -> list[WatermelonGroup | HiddenWatermelonGroup]:
     """Services and groups with SLA attainment ≥ sla_min and happiness ≤ happiness_max over at
     least min_responses responses."""
     rows_by = {
         by: await service.breakdown(session, filt, by=by, hourly_cost=0.0)
         for by in GROUP_DIMENSIONS
     }
-    return pick(rows_by, sla_min=sla_min, happiness_max=happiness_max, min_responses=min_responses)
+    return pick(
+        rows_by,
+        sla_min=sla_min,
+        happiness_max=happiness_max,
+        min_responses=min_responses,
+        privacy=privacy,
+    )
 
 
 async def tickets(

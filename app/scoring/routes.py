@@ -9,7 +9,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,19 +18,20 @@ from app.auth.deps import AdminKey, ReadKey
 from app.clock import utcnow
 from app.db import SessionDep, get_session
 from app.pagination import Page
-from app.scoring import exports, insights, service, xla
+from app.scoring import exports, insights, privacy, service, xla
 from app.scoring.dashboard import public_router
 from app.scoring.docs import described
+from app.scoring.privacy import PrivacyDep
 from app.scoring.schemas import (
     Breakdown,
-    BreakdownRow,
     Dimension,
     FactorList,
+    HiddenFactorList,
+    HiddenSummary,
     Interval,
     ScoreFilter,
     ScoreSummary,
     Trend,
-    TrendPoint,
     Watermelon,
     XlaCreate,
     XlaRead,
@@ -57,13 +58,14 @@ HourlyCost = Annotated[float, Depends(hourly_cost)]
 FIGURES = ("sent", "rate", "happiness", "csat", "mean", "lost", "sla", "empty")
 
 
-@router.get("/scores", response_model=ScoreSummary)
+@router.get("/scores", response_model=ScoreSummary | HiddenSummary)
 async def get_scores(
-    session: SessionDep, _: ReadKey, filt: Filter, cost: HourlyCost
-) -> ScoreSummary:
+    session: SessionDep, _: ReadKey, filt: Filter, cost: HourlyCost, p: PrivacyDep
+) -> ScoreSummary | HiddenSummary:
     """Experience scores for a filter."""
+    p.check(filt)
     figures, factors = await service.summary_and_factors(session, filt, hourly_cost=cost)
-    return ScoreSummary(filter=filt, figures=figures, factors=factors)
+    return privacy.summary(p, filt, figures, factors)
 
 
 @router.get("/scores/breakdown", response_model=Breakdown)
@@ -73,14 +75,16 @@ async def get_breakdown(
     filt: Filter,
     cost: HourlyCost,
     by: Dimension,
+    p: PrivacyDep,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Breakdown:
     """Experience scores per service, group, agent or other ticket field."""
+    p.check(filt, by)
     rows, next_cursor = await service.breakdown_page(
         session, filt, by=by, hourly_cost=cost, cursor=cursor, limit=limit
     )
-    items = [BreakdownRow(key=k, figures=f) for k, f in rows]
+    items = privacy.breakdown_items(p, filt, by, rows)
     return Breakdown(by=by, filter=filt, items=items, next_cursor=next_cursor)
 
 
@@ -90,22 +94,30 @@ async def get_trend(
     _: ReadKey,
     filt: Filter,
     cost: HourlyCost,
+    p: PrivacyDep,
     interval: Interval = Interval.week,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 400,
 ) -> Trend:
     """Experience scores per day, ISO week or month of ticket resolution."""
+    p.check(filt)
     rows, next_cursor = await service.trend_page(
         session, filt, interval=interval, hourly_cost=cost, cursor=cursor, limit=limit
     )
-    items = [TrendPoint(period=p, figures=f) for p, f in rows]
+    items = privacy.trend_items(p, filt, rows)
     return Trend(interval=interval, filter=filt, items=items, next_cursor=next_cursor)
 
 
-@router.get("/factors", response_model=FactorList)
-async def get_factors(session: SessionDep, _: ReadKey, filt: Filter) -> FactorList:
+@router.get("/factors", response_model=FactorList | HiddenFactorList)
+async def get_factors(
+    session: SessionDep, _: ReadKey, filt: Filter, p: PrivacyDep
+) -> FactorList | HiddenFactorList:
     """What influenced the experience: every factor with its share."""
-    return await service.factors(session, filt)
+    p.check(filt)
+    if p.names_group(filt) is None:
+        return await service.factors(session, filt)
+    figures, factors = await service.summary_and_factors(session, filt, hourly_cost=0.0)
+    return privacy.factor_list(p, filt, figures.responses, factors)
 
 
 # --- XLAs -------------------------------------------------------------------------------------
@@ -190,18 +202,25 @@ async def get_watermelon(
     session: SessionDep,
     _: ReadKey,
     filt: Filter,
+    p: PrivacyDep,
     sla_min: Annotated[float, Query(ge=0, le=1)] = insights.SLA_MIN,
     happiness_max: Annotated[float, Query(ge=-100, le=100)] = insights.HAPPINESS_MAX,
     min_responses: Annotated[int, Query(ge=1)] = insights.MIN_RESPONSES,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> Watermelon:
+) -> Watermelon | JSONResponse:
     """Services and groups that look green on SLA and red on experience, and their tickets."""
+    p.check(filt)
     groups = await insights.groups(
-        session, filt, sla_min=sla_min, happiness_max=happiness_max, min_responses=min_responses
+        session,
+        filt,
+        sla_min=sla_min,
+        happiness_max=happiness_max,
+        min_responses=min_responses,
+        privacy=p,
     )
     tickets, next_cursor = await insights.tickets(session, filt, cursor=cursor, limit=limit)
-    return Watermelon(
+    found = Watermelon(
         sla_min=sla_min,
         happiness_max=happiness_max,
         min_responses=min_responses,
@@ -209,13 +228,20 @@ async def get_watermelon(
         tickets=tickets,
         next_cursor=next_cursor,
     )
+    if p.agent_figures:
+        return found
+    # The agent column is removed, not just emptied.
+    return JSONResponse(found.model_dump(mode="json", exclude={"tickets": {"__all__": {"agent"}}}))
 
 
-async def _stream(session: AsyncSession, filt: ScoreFilter, fmt: str) -> AsyncIterator[str]:
+async def _stream(
+    session: AsyncSession, filt: ScoreFilter, fmt: str, p: privacy.Privacy
+) -> AsyncIterator[str]:
+    columns = exports.columns(agent=p.agent_figures)
     if fmt == "csv":
-        yield exports.csv_header()
-    async for batch in exports.records(session, filt):
-        yield exports.csv_rows(batch) if fmt == "csv" else exports.jsonl(batch)
+        yield exports.csv_header(columns)
+    async for batch in exports.records(session, filt, columns):
+        yield exports.csv_rows(batch, columns) if fmt == "csv" else exports.jsonl(batch)
 
 
 @router.get(
@@ -223,10 +249,13 @@ async def _stream(session: AsyncSession, filt: ScoreFilter, fmt: str) -> AsyncIt
     tags=["exports"],
     response_class=StreamingResponse,
 )
-async def export_csv(_: ReadKey, filt: Filter, session: StreamSession) -> StreamingResponse:
-    """Responses joined with their tickets as CSV, streamed."""
+async def export_csv(
+    _: AdminKey, filt: Filter, session: StreamSession, p: PrivacyDep
+) -> StreamingResponse:
+    """Per-ticket responses (admin only) joined with their tickets as CSV, streamed."""
+    p.check(filt)
     return StreamingResponse(
-        _stream(session, filt, "csv"),
+        _stream(session, filt, "csv", p),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="responses.csv"'},
     )
@@ -237,10 +266,13 @@ async def export_csv(_: ReadKey, filt: Filter, session: StreamSession) -> Stream
     tags=["exports"],
     response_class=StreamingResponse,
 )
-async def export_jsonl(_: ReadKey, filt: Filter, session: StreamSession) -> StreamingResponse:
-    """Responses joined with their tickets as JSON Lines, streamed."""
+async def export_jsonl(
+    _: AdminKey, filt: Filter, session: StreamSession, p: PrivacyDep
+) -> StreamingResponse:
+    """Per-ticket responses (admin only) joined with their tickets as JSON Lines, streamed."""
+    p.check(filt)
     return StreamingResponse(
-        _stream(session, filt, "jsonl"),
+        _stream(session, filt, "jsonl", p),
         media_type="application/x-ndjson",
         headers={"Content-Disposition": 'attachment; filename="responses.jsonl"'},
     )

@@ -133,10 +133,29 @@ class FactorList(BaseModel):
     negative: list[FactorShare]
 
 
+HIDDEN = Field(
+    description="Why the figures are withheld: `fewer than k responses`, k being "
+    "XPULSE_PRIVACY__MIN_GROUP_RESPONSES (docs/scoring.md, minimum group size)."
+)
+
+
+class HiddenFactorList(BaseModel):
+    """The factors of an agent, group or service with too few counted responses."""
+
+    hidden: str = HIDDEN
+
+
 class ScoreSummary(BaseModel):
     filter: ScoreFilter
     figures: ScoreFigures
     factors: FactorList
+
+
+class HiddenSummary(BaseModel):
+    """The scores of an agent, group or service with too few counted responses."""
+
+    filter: ScoreFilter
+    hidden: str = HIDDEN
 
 
 class BreakdownRow(BaseModel):
@@ -144,10 +163,17 @@ class BreakdownRow(BaseModel):
     figures: ScoreFigures
 
 
+class HiddenRow(BaseModel):
+    """A group with too few counted responses: its key, never its figures."""
+
+    key: str | None = Field(description="The group's value; null for tickets without one.")
+    hidden: str = HIDDEN
+
+
 class Breakdown(BaseModel):
     by: Dimension
     filter: ScoreFilter
-    items: list[BreakdownRow]
+    items: list[BreakdownRow | HiddenRow]
     next_cursor: str | None
 
 
@@ -156,10 +182,17 @@ class TrendPoint(BaseModel):
     figures: ScoreFigures
 
 
+class HiddenTrendPoint(BaseModel):
+    """A period of an agent's, group's or service's trend with too few counted responses."""
+
+    period: date = Field(description="First local day of the period (Monday for weeks).")
+    hidden: str = HIDDEN
+
+
 class Trend(BaseModel):
     interval: Interval
     filter: ScoreFilter
-    items: list[TrendPoint]
+    items: list[TrendPoint | HiddenTrendPoint]
     next_cursor: str | None
 
 
@@ -235,13 +268,23 @@ class WatermelonGroup(BaseModel):
     responses: int
 
 
+class HiddenWatermelonGroup(BaseModel):
+    """A service or group with too few counted responses to be judged or shown."""
+
+    by: str = Field(description="service | assignment_group")
+    key: str
+    hidden: str = HIDDEN
+
+
 class WatermelonTicket(BaseModel):
     ticket_id: uuid.UUID
     number: str
     url: str | None
     service: str | None
     assignment_group: str | None
-    agent: str | None
+    agent: str | None = Field(
+        description="The assignee; absent with XPULSE_PRIVACY__AGENT_FIGURES=false."
+    )
     resolved_at: datetime | None
     response_id: uuid.UUID
     score: int
@@ -254,6 +297,6 @@ class Watermelon(BaseModel):
     sla_min: float
     happiness_max: float
     min_responses: int
-    groups: list[WatermelonGroup]
+    groups: list[WatermelonGroup | HiddenWatermelonGroup]
     tickets: list[WatermelonTicket]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page of tickets.")

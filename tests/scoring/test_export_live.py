@@ -20,7 +20,8 @@ from tests.scoring.builders import FIXED, seed
 async def _seed(engine: AsyncEngine) -> str:
     async with AsyncSession(engine, expire_on_commit=False) as s:
         await seed(s, FIXED)
-        _, plain = await auth_service.create_key(s, name="x", scope=Scope.read, now=utcnow())
+        # The per-ticket export is for admins only.
+        _, plain = await auth_service.create_key(s, name="x", scope=Scope.admin, now=utcnow())
         await s.commit()
     return plain
 

@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from tests.conftest import make_settings
 from tests.scoring.builders import Case, seed
+from tests.scoring.conftest import SHOW_EVERY_GROUP
 
 JAN = {"date_from": "2026-01-01", "date_to": "2026-01-31"}
 
 
 @pytest.fixture
 def settings(pg_url: str) -> Settings:  # the cost of lost time needs an hourly rate
-    return make_settings(pg_url, hourly_cost=50.0)
+    return make_settings(pg_url, hourly_cost=50.0, privacy=SHOW_EVERY_GROUP)
 
 
 async def test_summary_of_the_fixed_set(client, read_headers, fixed) -> None:

@@ -71,8 +71,8 @@ async def test_watermelon_tickets_page(client, read_headers, session: AsyncSessi
     assert seen == [6, 5, 4, 3, 2, 1]  # newest answer first; all 0–6 are unhappy
 
 
-async def test_csv_export(client, read_headers, fixed) -> None:
-    response = await client.get("/api/v1/exports/responses.csv", params=JAN, headers=read_headers)
+async def test_csv_export(client, admin_headers, fixed) -> None:
+    response = await client.get("/api/v1/exports/responses.csv", params=JAN, headers=admin_headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
@@ -87,10 +87,10 @@ async def test_csv_export(client, read_headers, fixed) -> None:
     assert seventh["lost_minutes"] == "720" and seventh["band"] == "unhappy"
 
 
-async def test_jsonl_export_with_a_filter(client, read_headers, fixed) -> None:
+async def test_jsonl_export_with_a_filter(client, admin_headers, fixed) -> None:
     params = {**JAN, "service": "Laptop"}
     response = await client.get(
-        "/api/v1/exports/responses.jsonl", params=params, headers=read_headers
+        "/api/v1/exports/responses.jsonl", params=params, headers=admin_headers
     )
     assert response.headers["content-type"].startswith("application/x-ndjson")
     records = [json.loads(line) for line in response.text.splitlines()]

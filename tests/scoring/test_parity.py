@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import create_engine
 from app.scoring import exports, insights, service, sql
+from app.scoring.privacy import Privacy
 from app.scoring.schemas import Dimension, Interval, ScoreFilter
 from tests.conftest import rolled_back_session
 from tests.scoring.builders import EDGE_CASES, FIXED, TZ_CASES, seed
@@ -50,7 +51,7 @@ async def _everything(session: AsyncSession) -> dict[str, Any]:
             )
             out[f"{i}:trend:{interval}"] = [(p, f.model_dump()) for p, f in page]
         groups = await insights.groups(
-            session, filt, sla_min=0.7, happiness_max=30, min_responses=3
+            session, filt, sla_min=0.7, happiness_max=30, min_responses=3, privacy=Privacy()
         )
         out[f"{i}:melons"] = [g.model_dump() for g in groups]
         tickets, _ = await insights.tickets(session, filt, cursor=None, limit=50)
