@@ -31,6 +31,7 @@ CORE = {
     "inputs",
     "db_errors",
     "openapi",
+    "secrets_box",  # connector secrets at rest: needs only config
 }
 MAY_IMPORT = {
     "tickets": {"tickets"},
