@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -28,6 +28,12 @@ from app.scoring.schemas import (
 )
 
 GROUP_DIMENSIONS = frozenset({Dimension.agent, Dimension.assignment_group, Dimension.service})
+
+
+# Declared on every route that takes a filter or `by` (app/openapi.py documents it as Problem).
+AGENT_OFF_RESPONSE: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Per-agent figures are switched off and this asks for them"}
+}
 
 
 class AgentFiguresOff(Forbidden):

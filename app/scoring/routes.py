@@ -58,7 +58,9 @@ HourlyCost = Annotated[float, Depends(hourly_cost)]
 FIGURES = ("sent", "rate", "happiness", "csat", "mean", "lost", "sla", "empty")
 
 
-@router.get("/scores", response_model=ScoreSummary | HiddenSummary)
+@router.get(
+    "/scores", response_model=ScoreSummary | HiddenSummary, responses=privacy.AGENT_OFF_RESPONSE
+)
 async def get_scores(
     session: SessionDep, _: ReadKey, filt: Filter, cost: HourlyCost, p: PrivacyDep
 ) -> ScoreSummary | HiddenSummary:
@@ -68,7 +70,7 @@ async def get_scores(
     return privacy.summary(p, filt, figures, factors)
 
 
-@router.get("/scores/breakdown", response_model=Breakdown)
+@router.get("/scores/breakdown", response_model=Breakdown, responses=privacy.AGENT_OFF_RESPONSE)
 async def get_breakdown(
     session: SessionDep,
     _: ReadKey,
@@ -88,7 +90,7 @@ async def get_breakdown(
     return Breakdown(by=by, filter=filt, items=items, next_cursor=next_cursor)
 
 
-@router.get("/scores/trend", response_model=Trend)
+@router.get("/scores/trend", response_model=Trend, responses=privacy.AGENT_OFF_RESPONSE)
 async def get_trend(
     session: SessionDep,
     _: ReadKey,
@@ -108,7 +110,11 @@ async def get_trend(
     return Trend(interval=interval, filter=filt, items=items, next_cursor=next_cursor)
 
 
-@router.get("/factors", response_model=FactorList | HiddenFactorList)
+@router.get(
+    "/factors",
+    response_model=FactorList | HiddenFactorList,
+    responses=privacy.AGENT_OFF_RESPONSE,
+)
 async def get_factors(
     session: SessionDep, _: ReadKey, filt: Filter, p: PrivacyDep
 ) -> FactorList | HiddenFactorList:
@@ -196,6 +202,7 @@ async def delete_xla(xla_id: uuid.UUID, session: SessionDep, _: AdminKey) -> Non
 @router.get(
     "/insights/watermelon",
     response_model=Watermelon,
+    responses=privacy.AGENT_OFF_RESPONSE,
     tags=["insights"],
 )
 async def get_watermelon(

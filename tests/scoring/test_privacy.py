@@ -218,3 +218,15 @@ async def test_with_agent_figures_on_the_agent_column_is_there(
     await _sign_in(client, read_headers)
     page = (await client.get("/dashboard", params=JAN)).text
     assert "<th>Agent</th>" in page and "<td>bob</td>" in page
+
+
+async def test_the_openapi_names_the_hidden_shapes_and_the_403(client) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    parts = schema["components"]["schemas"]
+    assert set(parts["HiddenRow"]["required"]) == {"key", "hidden"}
+    rows = json.dumps(parts["Breakdown"]["properties"]["items"])
+    assert "HiddenRow" in rows and "BreakdownRow" in rows
+    assert "HiddenTrendPoint" in json.dumps(parts["Trend"]["properties"]["items"])
+    assert "HiddenWatermelonGroup" in json.dumps(parts["Watermelon"]["properties"]["groups"])
+    for path in ("/scores", "/scores/breakdown", "/scores/trend", "/factors"):
+        assert "403" in schema["paths"][f"/api/v1{path}"]["get"]["responses"], path
