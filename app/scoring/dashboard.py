@@ -19,6 +19,7 @@ from app.clock import utcnow
 from app.db import SessionDep
 from app.feedback import i18n
 from app.scoring import charts, insights, privacy, service, xla
+from app.scoring.models import XlaScope
 from app.scoring.schemas import Dimension, ScoreFilter
 
 HERE = Path(__file__).parent
@@ -168,11 +169,20 @@ async def gather(
         "interval": interval,
         "figures": figures,
         "hidden": hidden,
+        "hidden_reason": p.reason,
         "agent_figures": p.agent_figures,
         "trend": trend,
         "breakdowns": breakdowns,
         "factor_bars": factor_bars,
         "xlas": xlas,
+        # An XLA on one service or group is that group's figures: hidden below the minimum.
+        "xla_hidden": {
+            x.id
+            for x in xlas
+            if x.scope != XlaScope.all
+            and x.current is not None
+            and p.min_responses > x.current.figures.responses
+        },
         "melons": melons,
         "melon_tickets": melon_tickets,
         "hourly_cost": hourly_cost,

@@ -8,11 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from app.config import Settings
+from app.scoring import dashboard
 from tests.conftest import make_settings
 
 JAN = {"date_from": "2026-01-01", "date_to": "2026-01-31"}
@@ -230,3 +232,28 @@ async def test_the_openapi_names_the_hidden_shapes_and_the_403(client) -> None:
     assert "HiddenWatermelonGroup" in json.dumps(parts["Watermelon"]["properties"]["groups"])
     for path in ("/scores", "/scores/breakdown", "/scores/trend", "/factors"):
         assert "403" in schema["paths"][f"/api/v1{path}"]["get"]["responses"], path
+
+
+XLAS = {
+    "Laptop XLA": ("service", "Laptop"),
+    "Email XLA": ("service", "Email"),
+    "Everyone XLA": ("all", None),
+}
+
+
+async def test_the_dashboard_hides_an_xla_of_a_small_group(
+    client, read_headers, admin_headers, fixed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The page judges XLAs for the period holding today: make today a day of January 2026.
+    monkeypatch.setattr(dashboard, "utcnow", lambda: datetime(2026, 1, 20, 12, tzinfo=UTC))
+    for name, (scope, value) in XLAS.items():
+        body = {"name": name, "scope": scope, "scope_value": value, "min_happiness": 0}
+        created = await client.post("/api/v1/xlas", json=body, headers=admin_headers)
+        assert created.status_code == 201, created.text
+    await _sign_in(client, read_headers)
+    page = (await client.get("/dashboard", params=JAN)).text
+    table = page.split('id="xlas"')[1].split("</table>")[0]
+    rows = {name: next(r for r in table.split("<tr>") if name in r) for name in XLAS}
+    assert f"hidden: {HIDDEN}" in rows["Laptop XLA"] and "status" not in rows["Laptop XLA"]
+    assert "4 responses" in rows["Email XLA"] and "hidden" not in rows["Email XLA"]
+    assert "7 responses" in rows["Everyone XLA"]
