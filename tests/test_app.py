@@ -413,5 +413,5 @@ async def test_openapi_documents_every_error_answer_as_a_problem(client: httpx.A
         if "503" in responses and path != "/readyz":
             assert "Retry-After" in responses["503"]["headers"], where
     admin_only = schema["paths"]["/api/v1/api-keys"]["post"]["responses"]
-    read_only = schema["paths"]["/api/v1/scores"]["get"]["responses"]
+    read_only = schema["paths"]["/api/v1/inbound-events"]["get"]["responses"]
     assert "403" in admin_only and "403" not in read_only
