@@ -29,13 +29,23 @@ def test_default_database_is_embedded_sqlite_under_var() -> None:
 def test_production_refuses_a_placeholder_or_short_secret(secret: str) -> None:
     with pytest.raises(ValidationError, match="XPULSE_SECRET_KEY"):
         Settings(_env_file=None, env="production", secret_key=secret)
-    assert Settings(_env_file=None, env="production", secret_key="a" * 32).env == "production"
+    assert (
+        Settings(
+            _env_file=None, env="production", secret_key="a" * 32, encryption_keys="e" * 32
+        ).env
+        == "production"
+    )
     # Development keeps working with the built-in placeholder.
     assert Settings(_env_file=None, secret_key=secret).env == "development"
 
 
 def test_production_refuses_the_example_passwords() -> None:
-    good = {"_env_file": None, "env": "production", "secret_key": "k" * 40}
+    good = {
+        "_env_file": None,
+        "env": "production",
+        "secret_key": "k" * 40,
+        "encryption_keys": "e" * 40,
+    }
     with pytest.raises(ValidationError, match="XPULSE_SMTP__PASSWORD"):
         Settings(**good, smtp={"password": "change-me"})
     with pytest.raises(ValidationError, match="XPULSE_DATABASE_URL"):

@@ -90,6 +90,7 @@ def test_demo_is_refused_in_production(tmp_path: Path) -> None:
         **os.environ,
         "XPULSE_ENV": "production",
         "XPULSE_SECRET_KEY": "x" * 40,
+        "XPULSE_ENCRYPTION_KEYS": "e" * 40,
         "XPULSE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
     }
     result = subprocess.run(

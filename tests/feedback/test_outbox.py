@@ -37,7 +37,7 @@ def settings_for(tmp_path: Path, **overrides: object) -> Settings:
     [
         ({}, True),
         ({"smtp": {"host": "mail.example.com"}}, False),
-        ({"env": "production", "secret_key": "p" * 40}, False),
+        ({"env": "production", "secret_key": "p" * 40, "encryption_keys": "e" * 40}, False),
     ],
 )
 def test_the_outbox_is_on_only_in_development_without_smtp(
@@ -66,7 +66,10 @@ async def test_the_outbox_lists_and_shows_mails_with_working_links(tmp_path: Pat
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"smtp": {"host": "mail.example.com"}}, {"env": "production", "secret_key": "p" * 40}],
+    [
+        {"smtp": {"host": "mail.example.com"}},
+        {"env": "production", "secret_key": "p" * 40, "encryption_keys": "e" * 40},
+    ],
 )
 async def test_the_outbox_is_not_served_when_off(tmp_path: Path, overrides: dict) -> None:
     settings = settings_for(tmp_path, **overrides)
