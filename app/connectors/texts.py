@@ -9,23 +9,8 @@ from app.feedback import i18n
 from app.feedback.scales import SCALES, Band
 from app.tickets.events import WriteBack
 
-# The words around the requester's own: the factor and lost-time labels come from the page's
-# catalogue (app/feedback/i18n.py), so the agent reads what the requester picked.
-WORDS: dict[str, dict[str, str]] = {
-    "en": {"feedback": "XPulse feedback", "factors": "Factors", "lost": "Lost time",
-           "comment": "Comment"},
-    "de": {"feedback": "XPulse-Feedback", "factors": "Faktoren", "lost": "Verlorene Zeit",
-           "comment": "Kommentar"},
-    "fr": {"feedback": "Avis XPulse", "factors": "Facteurs", "lost": "Temps perdu",
-           "comment": "Commentaire"},
-    "es": {"feedback": "Opinión XPulse", "factors": "Factores", "lost": "Tiempo perdido",
-           "comment": "Comentario"},
-    "fi": {"feedback": "XPulse-palaute", "factors": "Tekijät", "lost": "Menetetty aika",
-           "comment": "Kommentti"},
-    "sv": {"feedback": "XPulse-återkoppling", "factors": "Faktorer", "lost": "Förlorad tid",
-           "comment": "Kommentar"},
-}  # fmt: skip
-
+# The words around the requester's own are the catalogue's `note_*` messages
+# (app/feedback/locales): translators find every text in one place.
 # A score the scale gives no face of its own (7 on 0–10) shows its band's face.
 BAND_FACES = {Band.happy: "😀", Band.neutral: "😐", Band.unhappy: "😞"}
 REF_PREFIX = "XPulse ref "
@@ -77,15 +62,15 @@ def score_note(result: WriteBack, language: str = "en") -> str:
     Comment: "Took a while"
     XPulse ref 3f2a9c1d.7e41b0
     """
-    words = WORDS.get(language, WORDS["en"])
-    lines = [f"{words['feedback']}: {score_text(result)}"]
+    words = i18n.strings(language)
+    lines = [f"{words['note_feedback']}: {score_text(result)}"]
     if labels := factor_labels(result, language):
-        lines.append(f"{words['factors']}: " + "; ".join(labels))
+        lines.append(f"{words['note_factors']}: " + "; ".join(labels))
     if lost := lost_time_label(result, language):
-        lines.append(f"{words['lost']}: {lost}")
+        lines.append(f"{words['note_lost']}: {lost}")
     if result.comment:
         comment = CODE_TAG.sub(r"[ \1 ]", result.comment.strip())
-        lines.append(f'{words["comment"]}: "{comment}"')
+        lines.append(f'{words["note_comment"]}: "{comment}"')
     lines.append(marker(result))
     return "\n".join(lines)
 
