@@ -47,7 +47,7 @@ def load_handlers() -> None:
 def create_app(settings: Settings | None = None, *, start_ticker_: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     load_handlers()
-    secrets_box.configure(settings)  # the key connector secrets are encrypted with
+    secrets_box.configure(settings, announce=True)  # the key connector secrets are encrypted with
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -96,10 +96,11 @@ def is_sealed(value: Any) -> bool:
 _box: SecretBox | None = None
 
 
-def configure(settings: Settings) -> SecretBox:
+def configure(settings: Settings, *, announce: bool = False) -> SecretBox:
+    """Use the keys of `settings`; `announce` (the server) logs when the key is derived."""
     global _box
     _box = SecretBox.from_settings(settings)
-    if _box.derived_from_secret_key:
+    if announce and _box.derived_from_secret_key:
         log.warning(
             "XPULSE_ENCRYPTION_KEYS is not set: connector secrets are encrypted with a key "
             "derived from XPULSE_SECRET_KEY (development only; production refuses this)"

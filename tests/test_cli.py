@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -111,8 +112,15 @@ async def test_api_key_revoke_by_prefix_stops_the_key(
     assert "no API key" in line
 
 
-async def test_connector_list_and_check(pg_url: str, committed: AsyncEngine) -> None:
+async def test_connector_list_and_check(
+    pg_url: str, committed: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import secrets_box
+    from app.config import Settings
     from tests.connectors.conftest import make_connector
+
+    # The CLI reads connector secrets with the keys of its own settings: write them with those.
+    monkeypatch.setattr(secrets_box, "_box", secrets_box.SecretBox.from_settings(Settings()))
 
     async with make_sessionmaker(committed)() as s:
         await make_connector(s, kind="generic", name="helpdesk")
