@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -222,14 +223,14 @@ async def read_headers(session: AsyncSession) -> dict[str, str]:
 class LiveServer:
     """The real app (its own engine, sessions and commits) served by uvicorn in a thread."""
 
-    def __init__(self, build: Callable[[str], FastAPI]) -> None:
+    def __init__(self, build: Callable[[str], FastAPI], **uvicorn_options: Any) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = app = build(self.url)
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on"
+            app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on", **uvicorn_options
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)

@@ -4,18 +4,12 @@ proxy (the forwarded address is believed from the trusted one only)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth import service as auth_service
@@ -24,7 +18,7 @@ from app.auth.throttle import FailureThrottle
 from app.clock import utcnow
 from app.logs import JsonFormatter
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import LiveServer, make_settings
 
 LIMIT = 5  # the default of XPULSE_AUTH__MAX_FAILURES_PER_MINUTE
 WRONG = "xp_000000000000_not-the-right-secret-at-all"
@@ -125,41 +119,6 @@ async def test_wrong_dashboard_logins_lock_the_address_out(
 # --- a real server behind a proxy -------------------------------------------------------
 
 
-class ProxiedServer:
-    """The real app on loopback, believing X-Forwarded-For from `forwarded_allow_ips` only
-    (what `xpulse serve` passes uvicorn)."""
-
-    def __init__(self, app: FastAPI, forwarded_allow_ips: str) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            lifespan="on",
-            proxy_headers=True,
-            forwarded_allow_ips=forwarded_allow_ips,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
-
-    def __enter__(self) -> ProxiedServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("live server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 async def live_key(committed: AsyncEngine) -> str:
     async with AsyncSession(committed) as session:
@@ -170,9 +129,14 @@ async def live_key(committed: AsyncEngine) -> str:
     return plain
 
 
-def serve(pg_url: str, forwarded_allow_ips: str) -> ProxiedServer:
-    app = create_app(make_settings(pg_url), start_ticker_=False)
-    return ProxiedServer(app, forwarded_allow_ips)
+def serve(pg_url: str, forwarded_allow_ips: str) -> LiveServer:
+    """The real app on loopback, believing X-Forwarded-For from `forwarded_allow_ips` only
+    (what `xpulse serve` passes uvicorn)."""
+    return LiveServer(
+        lambda url: create_app(make_settings(pg_url, public_url=url), start_ticker_=False),
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
 def attempt(http: httpx.Client, how: str, key: str, forwarded_for: str | None) -> int:
