@@ -66,6 +66,10 @@ def check_urlencoded(raw: bytes, prefix: str) -> BadInput | None:
 
 def check_json(raw: bytes) -> BadInput | None:
     """Too deep, not UTF-8, or holding unstorable text; invalid JSON is left to the route."""
+    if raw.isascii() and b"\\u" not in raw and raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
+        # The common body (a click's answer) cannot hold any of them: no second parse on the
+        # hot path. A raw NUL is invalid JSON, which the route refuses.
+        return None
     try:
         data = json.loads(raw)
     except RecursionError:
