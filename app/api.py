@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from app.audit.routes import router as audit
 from app.auth.routes import router as api_keys
 from app.connectors.routes import router as connectors
 from app.feedback.routes import router as feedback
@@ -9,5 +10,5 @@ from app.jobs.routes import router as jobs
 from app.scoring.routes import router as scoring
 
 api_router = APIRouter(prefix="/api/v1")
-for _router in (api_keys, jobs, connectors, feedback, scoring):
+for _router in (api_keys, jobs, connectors, feedback, scoring, audit):
     api_router.include_router(_router)

@@ -1,15 +1,18 @@
 """Every domain's models in one metadata, for Alembic and the tests."""
 
+from app.audit.models import AuditEvent
 from app.auth.models import ApiKey
 from app.connectors.models import Connector, InboundEvent
 from app.db import Base
 from app.feedback.models import FeedbackRequest, OptOut, Response, ResponseFactor
 from app.jobs.models import Job
+from app.privacy.models import RetentionState
 from app.scoring.models import XlaTarget
 from app.tickets.models import Ticket
 
 __all__ = [
     "ApiKey",
+    "AuditEvent",
     "Base",
     "Connector",
     "FeedbackRequest",
@@ -18,6 +21,7 @@ __all__ = [
     "OptOut",
     "Response",
     "ResponseFactor",
+    "RetentionState",
     "Ticket",
     "XlaTarget",
 ]
