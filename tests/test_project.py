@@ -18,6 +18,7 @@ CORE = {
     "http",
     "jobs",
     "auth",
+    "audit",  # the audit log: needs only db; every domain records into it
     "clock",
     "logs",
     "middleware",
