@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
 from app.auth.deps import AdminKey, ReadKey
+from app.auth.models import ApiKey
 from app.clock import utcnow
 from app.connectors import ingest, lanes, service
 from app.connectors.models import Connector, InboundStatus
@@ -39,10 +41,13 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 
 @router.post("/connectors", status_code=201, response_model=ConnectorRead)
 async def create_connector(
-    data: ConnectorCreate, session: SessionDep, _: AdminKey
+    data: ConnectorCreate, session: SessionDep, key: AdminKey
 ) -> ConnectorRead:
     """Create a connector; its secrets are stored and never returned."""
-    return await _read(session, await service.create_connector(session, data=data, now=utcnow()))
+    connector = await service.create_connector(session, data=data, now=utcnow())
+    detail = {"name": connector.name, "kind": connector.kind, "channel": connector.channel}
+    await _audit(session, key, "connector.create", connector.id, detail)
+    return await _read(session, connector)
 
 
 @router.get("/connectors", response_model=Page[ConnectorRead])
@@ -64,45 +69,57 @@ async def get_connector(connector_id: uuid.UUID, session: SessionDep, _: ReadKey
 
 @router.patch("/connectors/{connector_id}", response_model=ConnectorRead)
 async def update_connector(
-    connector_id: uuid.UUID, data: ConnectorUpdate, session: SessionDep, _: AdminKey
+    connector_id: uuid.UUID, data: ConnectorUpdate, session: SessionDep, key: AdminKey
 ) -> ConnectorRead:
     """Change some fields of a connector; `options` is merged key by key."""
     connector = await service.update_connector(
         session, connector_id=connector_id, data=data, now=utcnow()
     )
+    # Field names only (and option keys): never a secret's or an option's value.
+    detail: dict[str, object] = {"name": connector.name, "fields": sorted(data.model_fields_set)}
+    if data.options:
+        detail["options"] = sorted(data.options)
+    secret_changed = bool({"webhook_secret", "auth"} & data.model_fields_set)
+    action = "connector.rotate_secret" if secret_changed else "connector.update"
+    await _audit(session, key, action, connector.id, detail)
     return await _read(session, connector)
 
 
 @router.post("/connectors/{connector_id}/disable", response_model=ConnectorRead)
 async def disable_connector(
-    connector_id: uuid.UUID, session: SessionDep, _: AdminKey
+    connector_id: uuid.UUID, session: SessionDep, key: AdminKey
 ) -> ConnectorRead:
     """Stop accepting deliveries (404 to senders) and polling; write-backs still run."""
     connector = await service.set_enabled(
         session, connector_id=connector_id, enabled=False, now=utcnow()
     )
+    await _audit(session, key, "connector.disable", connector.id, {"name": connector.name})
     return await _read(session, connector)
 
 
 @router.post("/connectors/{connector_id}/enable", response_model=ConnectorRead)
 async def enable_connector(
-    connector_id: uuid.UUID, session: SessionDep, _: AdminKey
+    connector_id: uuid.UUID, session: SessionDep, key: AdminKey
 ) -> ConnectorRead:
     """Accept deliveries again."""
     connector = await service.set_enabled(
         session, connector_id=connector_id, enabled=True, now=utcnow()
     )
+    await _audit(session, key, "connector.enable", connector.id, {"name": connector.name})
     return await _read(session, connector)
 
 
 @router.post("/connectors/{connector_id}/retry-dead", response_model=RetryDeadResult)
 async def retry_dead_jobs(
-    connector_id: uuid.UUID, session: SessionDep, _: AdminKey
+    connector_id: uuid.UUID, session: SessionDep, key: AdminKey
 ) -> RetryDeadResult:
     """Run every dead outbound job of the connector (write-backs, comments, contact look-ups)
     again with a fresh retry budget; answers how many."""
-    await service.get_connector(session, connector_id)  # 404 for an unknown connector
-    return RetryDeadResult(retried=await lanes.retry_dead(session, connector_id, utcnow()))
+    connector = await service.get_connector(session, connector_id)  # 404 for an unknown one
+    retried = await lanes.retry_dead(session, connector_id, utcnow())
+    detail = {"name": connector.name, "retried": retried}
+    await _audit(session, key, "connector.retry_dead", connector_id, detail)
+    return RetryDeadResult(retried=retried)
 
 
 @router.post("/connectors/{connector_id}/check", response_model=ConnectorCheck)
@@ -119,9 +136,11 @@ async def check_connector(
 
 
 @router.delete("/connectors/{connector_id}", status_code=204)
-async def delete_connector(connector_id: uuid.UUID, session: SessionDep, _: AdminKey) -> Response:
+async def delete_connector(connector_id: uuid.UUID, session: SessionDep, key: AdminKey) -> Response:
     """Delete a connector with its tickets, feedback and inbox."""
+    name = (await service.get_connector(session, connector_id)).name
     await service.delete_connector(session, connector_id)
+    await _audit(session, key, "connector.delete", connector_id, {"name": name})
     return Response(status_code=204)
 
 
@@ -153,19 +172,41 @@ async def get_inbound_event(
 
 @router.post("/inbound-events/{event_id}/replay", response_model=ReplayResult)
 async def replay_inbound_event(
-    event_id: uuid.UUID, request: Request, session: SessionDep, _: AdminKey
+    event_id: uuid.UUID, request: Request, session: SessionDep, key: AdminKey
 ) -> ReplayResult:
     """Parse and apply a stored delivery again (idempotent: no duplicate request)."""
     outcome = await ingest.replay(
         session, event_id=event_id, settings=request.app.state.settings, now=utcnow()
     )
     event = await service.get_event(session, event_id)
+    detail = {"connector_id": str(event.connector_id), "status": event.status}
+    await audit.record(
+        session,
+        actor=audit.actor_of_key(key),
+        action="inbound_event.replay",
+        target=f"inbound_event:{event_id}",
+        detail=detail,
+        now=utcnow(),
+    )
     return ReplayResult(
         event=InboundEventRead.model_validate(event),
         ticket_id=outcome.ticket_id,
         feedback_request_id=outcome.request_id,
         links=outcome.links if outcome.request_id else None,
         ignored=outcome.reason if outcome.status == InboundStatus.ignored else None,
+    )
+
+
+async def _audit(
+    session: AsyncSession, key: ApiKey, action: str, connector_id: uuid.UUID, detail: dict
+) -> None:
+    await audit.record(
+        session,
+        actor=audit.actor_of_key(key),
+        action=action,
+        target=f"connector:{connector_id}",
+        detail=detail,
+        now=utcnow(),
     )
 
 

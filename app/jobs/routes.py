@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.audit import service as audit
 from app.auth.deps import AdminKey, ReadKey
 from app.clock import utcnow
 from app.db import SessionDep
@@ -71,7 +72,7 @@ async def get_job(job_id: JobId, session: SessionDep, _: ReadKey) -> JobRead:
 
 
 @router.post("/{job_id}/retry", response_model=JobRead)
-async def retry_job(job_id: JobId, session: SessionDep, _: AdminKey) -> JobRead:
+async def retry_job(job_id: JobId, session: SessionDep, key: AdminKey) -> JobRead:
     """Run a dead job again with a fresh set of attempts."""
     try:
         async with session.begin_nested():
@@ -80,4 +81,12 @@ async def retry_job(job_id: JobId, session: SessionDep, _: AdminKey) -> JobRead:
         raise Conflict("An active job with the same dedupe key exists") from exc
     if job is None:
         raise NotFound(f"No dead job {job_id}")
+    await audit.record(
+        session,
+        actor=audit.actor_of_key(key),
+        action="job.retry",
+        target=f"job:{job_id}",
+        detail={"name": job.name},
+        now=utcnow(),
+    )
     return JobRead.model_validate(job)
