@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-change-me"  # noqa: S105 - the placeholder the validator refuses in production
@@ -85,6 +85,20 @@ class PrivacySettings(BaseModel):
     agent_figures: bool = True  # false: no per-agent figure anywhere (works councils)
 
 
+class RetentionSettings(BaseModel):
+    """How long personal data is kept (docs/privacy.md); 0 or empty keeps it forever. Scores,
+    factors and lost time are never cleared: figures do not change."""
+
+    comment_days: int = Field(365, ge=0)  # free-text comments, from when they were given
+    identity_days: int = Field(730, ge=0)  # requester e-mail, name and id, from resolution
+    webhook_body_days: int = Field(30, ge=0)  # raw webhook bodies and headers: replay window
+
+    @field_validator("comment_days", "identity_days", "webhook_body_days", mode="before")
+    @classmethod
+    def _empty_is_forever(cls, value: object) -> object:
+        return 0 if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="XPULSE_",
@@ -117,6 +131,7 @@ class Settings(BaseSettings):
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
