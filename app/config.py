@@ -76,6 +76,37 @@ class AuthSettings(BaseModel):
     # Failed API keys and dashboard logins per client address per minute before that address
     # is answered 429 until the minute has passed, even with a right key; 0 = off.
     max_failures_per_minute: int = Field(5, ge=0)
+    # A dashboard session ends after this long without a request, and this long after sign-in.
+    session_idle_minutes: int = Field(60, ge=1)
+    session_max_hours: float = Field(12.0, gt=0)
+
+
+class OidcSettings(BaseModel):
+    """OpenID Connect sign-in to the dashboard (docs/sign-in.md); an empty issuer: off."""
+
+    issuer: str = ""  # discovery at <issuer>/.well-known/openid-configuration
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")  # empty: a public client (PKCE alone)
+    scopes: str = "openid profile email"
+    provider_name: str = "single sign-on"  # the login button: "Sign in with <provider_name>"
+    role_claim: str = "roles"  # the ID token claim holding roles or groups
+    # Comma-separated claim values that make a person an admin or a viewer; `*` in
+    # viewer_values: anyone the provider signs in. No match: refused, no session.
+    admin_values: str = ""
+    viewer_values: str = ""
+    key_login: bool = True  # the dashboard still takes an API key
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer and self.client_id)
+
+    @property
+    def admin_list(self) -> list[str]:
+        return [v.strip() for v in self.admin_values.split(",") if v.strip()]
+
+    @property
+    def viewer_list(self) -> list[str]:
+        return [v.strip() for v in self.viewer_values.split(",") if v.strip()]
 
 
 class PrivacySettings(BaseModel):
@@ -130,8 +161,18 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+    @model_validator(mode="after")
+    def _someone_can_sign_in(self) -> Settings:
+        if not self.oidc.key_login and not self.oidc.enabled:
+            raise ValueError(
+                "XPULSE_OIDC__KEY_LOGIN=false needs XPULSE_OIDC__ISSUER and "
+                "XPULSE_OIDC__CLIENT_ID: otherwise nobody can sign in to the dashboard"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

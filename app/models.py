@@ -1,7 +1,7 @@
 """Every domain's models in one metadata, for Alembic and the tests."""
 
 from app.audit.models import AuditEvent
-from app.auth.models import ApiKey
+from app.auth.models import ApiKey, DashboardSession
 from app.connectors.models import Connector, InboundEvent
 from app.db import Base
 from app.feedback.models import FeedbackRequest, OptOut, Response, ResponseFactor
@@ -15,6 +15,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Connector",
+    "DashboardSession",
     "FeedbackRequest",
     "InboundEvent",
     "Job",
