@@ -11,7 +11,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import ApiKey, Scope
+from app.audit.service import actor_of_key
+from app.auth.models import ApiKey, Role, Scope, SignInMethod
+from app.auth.sessions import Person
 
 
 def _hash(key: str) -> str:
@@ -57,3 +59,16 @@ async def revoke_key(session: AsyncSession, key_id: uuid.UUID, *, now: datetime)
         .values(revoked_at=now)
     )
     return result.rowcount == 1
+
+
+def person_of_key(key: ApiKey) -> Person:
+    """A dashboard sign-in with an API key: an admin key signs in an admin, a read key a
+    viewer. The session names the key by its public prefix only."""
+    return Person(
+        subject=f"key:{key.prefix}",
+        display_name=key.name,
+        role=Role.admin if key.scope == Scope.admin else Role.viewer,
+        method=SignInMethod.api_key,
+        actor=actor_of_key(key),
+        key_prefix=key.prefix,
+    )

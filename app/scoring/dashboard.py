@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import oidc_routes, throttle
 from app.auth import service as auth_service
-from app.auth import throttle
+from app.auth import web as auth_web
+from app.auth.models import Role
 from app.clock import utcnow
-from app.db import SessionDep
+from app.db import SessionDep, get_session
 from app.feedback import i18n
-from app.scoring import charts, insights, privacy, service, xla
+from app.scoring import charts, exports, insights, privacy, service, xla
 from app.scoring.models import XlaScope
 from app.scoring.schemas import Dimension, ScoreFilter
 
@@ -26,7 +35,6 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 # Counted words ("1 response", "2 responses") from the feedback catalogue; the page is English.
 templates.env.globals["plural"] = partial(i18n.plural, "en")
-COOKIE = "xpulse_dashboard"
 DEFAULT_WEEKS = 12
 # No scripts at all; styles and images only from this origin; forms post only here.
 CSP = (
@@ -42,6 +50,7 @@ SECURITY_HEADERS = {
 }
 
 public_router = APIRouter(include_in_schema=False)
+public_router.include_router(oidc_routes.router)  # /dashboard/oidc/login and /callback
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -50,9 +59,15 @@ def _page(request: Request, name: str, context: dict[str, Any], status: int = 20
     return response
 
 
-async def _signed_in(session: AsyncSession, request: Request) -> bool:
-    key = request.cookies.get(COOKIE)
-    return bool(key) and await auth_service.authenticate(session, key) is not None
+def _login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+    """The sign-in form: an API key field and/or the single sign-on button (docs/sign-in.md)."""
+    oidc = request.app.state.settings.oidc
+    context = {
+        "error": error,
+        "key_login": oidc.key_login,
+        "oidc_name": oidc.provider_name if oidc.enabled else None,
+    }
+    return _page(request, "login.html", context, status)
 
 
 @public_router.get("/dashboard", response_class=HTMLResponse)
@@ -66,9 +81,9 @@ async def dashboard(
     assignment_group: Annotated[str | None, Query()] = None,
     interval: Annotated[str, Query(pattern="^(day|week|month)$")] = "week",
 ) -> Response:
-    """The experience dashboard, or the sign-in form without a valid key."""
-    if not await _signed_in(session, request):
-        return _page(request, "login.html", {"error": None})
+    """The experience dashboard, or the sign-in form without a live session."""
+    if (signed_in := await auth_web.current(session, request)) is None:
+        return _login_page(request)
     try:
         zone_today = utcnow().astimezone(ScoreFilter(tz=tz).zone).date()
         date_to = date_to or zone_today
@@ -91,6 +106,9 @@ async def dashboard(
         hourly_cost=settings.hourly_cost,
         today=zone_today,
         privacy=privacy.from_settings(settings),
+    )
+    context.update(
+        who=signed_in.display_name, role=signed_in.role, is_admin=signed_in.role == Role.admin
     )
     return _page(request, "dashboard.html", context)
 
@@ -197,36 +215,59 @@ def _happiness_text(h: Any) -> str:
 
 @public_router.post("/dashboard/login")
 async def login(request: Request, session: SessionDep, key: Annotated[str, Form()]) -> Response:
-    """Check the key and keep it in an HttpOnly, SameSite=Strict cookie."""
+    """Check the key and start a server-side session; the cookie holds only its random id."""
+    if not request.app.state.settings.oidc.key_login:
+        return _login_page(request, "Sign-in with an API key is switched off here.", 403)
     if (wait := throttle.locked_out(request)) is not None:
         error = f"Too many failed sign-ins from this address. Try again in {wait} seconds."
-        response = _page(request, "login.html", {"error": error}, 429)
+        response = _login_page(request, error, 429)
         response.headers["Retry-After"] = str(wait)
         return response
-    if await auth_service.authenticate(session, key.strip()) is None:
+    api_key = await auth_service.authenticate(session, key.strip())
+    if api_key is None:
         throttle.record_failure(request)
-        return _page(request, "login.html", {"error": "Unknown or revoked API key."}, 401)
+        return _login_page(request, "Unknown or revoked API key.", 401)
     response = RedirectResponse("/dashboard", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        key.strip(),
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/dashboard",
-        max_age=12 * 3600,
-    )
+    await auth_web.sign_in(session, request, response, auth_service.person_of_key(api_key))
     response.headers.update(SECURITY_HEADERS)
     return response
 
 
 @public_router.post("/dashboard/logout")
-async def logout() -> Response:
-    """Forget the key."""
+async def logout(request: Request, session: SessionDep) -> Response:
+    """End this browser's session (revoked on the server) and forget its cookie."""
     response = RedirectResponse("/dashboard", status_code=303)
-    response.delete_cookie(COOKIE, path="/dashboard", httponly=True, samesite="strict")
+    await auth_web.sign_out(session, request, response)
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+# The export streams after the handler returns: its session outlives the handler.
+StreamSession = Annotated[AsyncSession, Depends(get_session, scope="request")]
+
+
+@public_router.get("/dashboard/export/responses.csv")
+async def export_responses(
+    request: Request, session: StreamSession, filt: Annotated[ScoreFilter, Query()]
+) -> Response:
+    """Per-ticket responses as CSV, for admins only (the same rows as /api/v1/exports)."""
+    signed_in = await auth_web.current(session, request)
+    if signed_in is None:
+        return RedirectResponse("/dashboard", status_code=303)
+    if signed_in.role != Role.admin:
+        message = "The per-ticket export is for admins only."
+        return _page(request, "error.html", {"message": message}, status=403)
+    p = privacy.from_settings(request.app.state.settings)
+    p.check(filt)
+    columns = exports.columns(agent=p.agent_figures)
+
+    async def rows() -> AsyncIterator[str]:
+        yield exports.csv_header(columns)
+        async for batch in exports.records(session, filt, columns):
+            yield exports.csv_rows(batch, columns)
+
+    headers = {**SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="responses.csv"'}
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @public_router.get("/dashboard/static/dashboard.css")
