@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.feedback import answers, judgement, service
+from app.feedback import answers, judgement, optout_keys, service
 from app.feedback.answers import Click
 from app.feedback.models import FeedbackRequest, OptOut, OptOutStatus
 
@@ -69,6 +69,7 @@ async def press(
         if row is not None and row.status == OptOutStatus.applied:
             evidence = {**(row.evidence or {}), "undo": verdict.evidence}
             await _set(session, request, OptOutStatus.undone, row.source, evidence, now)
+        await _undo_erased(session, key, settings, now)
         return UNDONE
     await _set(session, request, OptOutStatus.applied, "link", verdict.evidence, now)
     return DONE
@@ -95,3 +96,14 @@ async def _set(
     row.request_id = request.id
     row.updated_at = now
     await session.flush()
+
+
+async def _undo_erased(session: AsyncSession, key: str, settings: Settings, now: datetime) -> None:
+    """An erased person who comes back and takes their opt-out back is asked again: the opt-out
+    kept under the keyed hash of their key (optout_keys) is undone too."""
+    hashed = optout_keys.hashed_key(key, settings.secret_key.get_secret_value())
+    row = await session.get(OptOut, hashed, with_for_update=True)
+    if row is not None and row.status == OptOutStatus.applied:
+        row.status = OptOutStatus.undone
+        row.updated_at = now
+        await session.flush()
