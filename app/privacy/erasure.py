@@ -62,7 +62,7 @@ async def _tickets(session: AsyncSession, person: Subject, needles: list[str]) -
     for ticket in person.tickets:
         ticket.requester_email = ticket.requester_name = ticket.requester_id = None
         ticket.title = redact(ticket.title, needles)
-        ticket.raw = {}  # the ITSM's payload: the requester's every field
+        ticket.raw = redact(ticket.raw, needles)
     others = await subjects.tickets_naming(session, person)
     for ticket in others:  # they are named on someone else's ticket (a watcher, the caller)
         ticket.title = redact(ticket.title, needles)
