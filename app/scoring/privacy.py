@@ -21,10 +21,13 @@ from app.scoring.schemas import (
     HiddenRow,
     HiddenSummary,
     HiddenTrendPoint,
+    HiddenXlaStatus,
     ScoreFigures,
     ScoreFilter,
     ScoreSummary,
     TrendPoint,
+    XlaRead,
+    XlaStatus,
 )
 
 GROUP_DIMENSIONS = frozenset({Dimension.agent, Dimension.assignment_group, Dimension.service})
@@ -111,6 +114,22 @@ def factor_list(
     if p.hides(filt, None, responses):
         return HiddenFactorList(hidden=p.reason)
     return factors
+
+
+def xla(p: Privacy, read: XlaRead) -> XlaRead:
+    """An XLA on one service or group reports that group's figures: hidden like them."""
+    current = read.current
+    if read.scope == "all" or not isinstance(current, XlaStatus):
+        return read
+    if current.figures.responses >= p.min_responses:
+        return read
+    hidden = HiddenXlaStatus(
+        period_start=current.period_start,
+        period_end=current.period_end,
+        tz=current.tz,
+        hidden=p.reason,
+    )
+    return read.model_copy(update={"current": hidden})
 
 
 def from_settings(settings: object) -> Privacy:

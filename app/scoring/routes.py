@@ -141,6 +141,7 @@ async def list_xlas(
     session: SessionDep,
     _: ReadKey,
     cost: HourlyCost,
+    p: PrivacyDep,
     at: At = None,
     tz: Tz = "UTC",
     cursor: Cursor = None,
@@ -149,7 +150,9 @@ async def list_xlas(
     """List XLA targets, newest first, each with the status of its current period."""
     day = _at(at, tz)
     rows, next_cursor = await xla.page(session, cursor=cursor, limit=limit)
-    items = [await xla.read(session, r, at=day, tz=tz, hourly_cost=cost) for r in rows]
+    items = [
+        privacy.xla(p, await xla.read(session, r, at=day, tz=tz, hourly_cost=cost)) for r in rows
+    ]
     return Page[XlaRead](items=items, next_cursor=next_cursor)
 
 
@@ -160,11 +163,12 @@ async def list_xlas(
     tags=["xlas"],
 )
 async def create_xla(
-    body: XlaCreate, session: SessionDep, _: AdminKey, cost: HourlyCost
+    body: XlaCreate, session: SessionDep, _: AdminKey, cost: HourlyCost, p: PrivacyDep
 ) -> XlaRead:
     """Create an XLA target."""
     target = await xla.create(session, body)
-    return await xla.read(session, target, at=_at(None, "UTC"), tz="UTC", hourly_cost=cost)
+    read = await xla.read(session, target, at=_at(None, "UTC"), tz="UTC", hourly_cost=cost)
+    return privacy.xla(p, read)
 
 
 @router.get("/xlas/{xla_id}", response_model=XlaRead, tags=["xlas"])
@@ -173,21 +177,29 @@ async def get_xla(
     session: SessionDep,
     _: ReadKey,
     cost: HourlyCost,
+    p: PrivacyDep,
     at: At = None,
     tz: Tz = "UTC",
 ) -> XlaRead:
     """Get an XLA target with its status for the period holding `at`."""
     target = await xla.get(session, xla_id)
-    return await xla.read(session, target, at=_at(at, tz), tz=tz, hourly_cost=cost)
+    read = await xla.read(session, target, at=_at(at, tz), tz=tz, hourly_cost=cost)
+    return privacy.xla(p, read)
 
 
 @router.patch("/xlas/{xla_id}", response_model=XlaRead, tags=["xlas"])
 async def update_xla(
-    xla_id: uuid.UUID, body: XlaUpdate, session: SessionDep, _: AdminKey, cost: HourlyCost
+    xla_id: uuid.UUID,
+    body: XlaUpdate,
+    session: SessionDep,
+    _: AdminKey,
+    cost: HourlyCost,
+    p: PrivacyDep,
 ) -> XlaRead:
     """Change an XLA target."""
     target = await xla.update(session, xla_id, body)
-    return await xla.read(session, target, at=_at(None, "UTC"), tz="UTC", hourly_cost=cost)
+    read = await xla.read(session, target, at=_at(None, "UTC"), tz="UTC", hourly_cost=cost)
+    return privacy.xla(p, read)
 
 
 @router.delete("/xlas/{xla_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["xlas"])

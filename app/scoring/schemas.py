@@ -248,12 +248,23 @@ class XlaStatus(BaseModel):
     figures: ScoreFigures
 
 
+class HiddenXlaStatus(BaseModel):
+    """An XLA on a service or group with too few counted responses: no status, no figures."""
+
+    period_start: date
+    period_end: date = Field(description="Last day of the period, inclusive.")
+    tz: str
+    hidden: str = HIDDEN
+
+
 class XlaRead(XlaBase):
     model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID
     created_at: datetime
     updated_at: datetime
-    current: XlaStatus | None = Field(None, description="Status of the period holding `at`.")
+    current: XlaStatus | HiddenXlaStatus | None = Field(
+        None, description="Status of the period holding `at`; hidden for a small group."
+    )
 
 
 # --- insights -------------------------------------------------------------------------------
