@@ -20,12 +20,14 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapper
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from app.config import Settings, get_settings
+from app.errors import AppError
 
 log = logging.getLogger("xpulse.secrets")
 PREFIX = "fernet:"
@@ -34,8 +36,25 @@ PREFIX = "fernet:"
 SECRET_AUTH_FIELDS = ("password", "token", "client_secret")
 
 
-class SecretDecryptError(RuntimeError):
-    """A stored secret that none of the configured keys opens (a key was dropped too early)."""
+class SecretDecryptError(AppError):
+    """A stored secret that none of the configured keys opens (a key was dropped too early).
+    Raised while a row is loaded, it names the row (a connector) and answers 503 problem+json:
+    an operator can fix it by putting the key back, and a webhook sender retries meanwhile."""
+
+    status, type, title = 503, "secret-unreadable", "A stored secret cannot be decrypted"
+
+
+class _Unreadable:
+    """What a column holds, for a moment, when its value does not decrypt: loading the row then
+    raises SecretDecryptError naming the row (a column on its own cannot know the row)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unreadable secret>"
+
+
+UNREADABLE = _Unreadable()
 
 
 def _fernet_key(material: str, *, purpose: bytes) -> bytes:
@@ -126,6 +145,47 @@ def open_auth(auth: dict[str, Any], box: SecretBox) -> dict[str, Any]:
     }
 
 
+def _open_or_mark(box: SecretBox, stored: str) -> Any:
+    try:
+        return box.decrypt(stored)
+    except SecretDecryptError:
+        return UNREADABLE
+
+
+def _holds_unreadable(value: Any) -> bool:
+    return value is UNREADABLE or (
+        isinstance(value, dict) and any(v is UNREADABLE for v in value.values())
+    )
+
+
+def _refuse_unreadable(target: Any, *_: Any) -> None:
+    """On load or refresh of a row with encrypted columns: none may be left unreadable."""
+    columns = sorted(k for k, v in vars(target).items() if _holds_unreadable(v))
+    if not columns:
+        return
+    kind = type(target).__name__.lower()
+    name = getattr(target, "name", None) or str(getattr(target, "id", "?"))
+    log.error(
+        "stored %s secrets cannot be decrypted with XPULSE_ENCRYPTION_KEYS",
+        kind,
+        extra={"event": "secret_unreadable", kind: name, "columns": columns},
+    )
+    raise SecretDecryptError(
+        f"The stored secrets of {kind} {name!r} ({', '.join(columns)}) cannot be decrypted with "
+        "any key in XPULSE_ENCRYPTION_KEYS: the key they were encrypted with was removed before "
+        "`xpulse secrets rotate` re-encrypted them. Add that key back to XPULSE_ENCRYPTION_KEYS "
+        "(after the current first key), restart, and run `xpulse secrets rotate`.",
+        **{kind: name},
+    )
+
+
+@event.listens_for(Mapper, "mapper_configured")
+def _watch_encrypted(mapper: Mapper[Any], cls: type) -> None:
+    if any(isinstance(c.type, EncryptedText | EncryptedAuth) for c in mapper.columns):
+        event.listen(cls, "load", _refuse_unreadable)
+        event.listen(cls, "refresh", _refuse_unreadable)
+
+
 class EncryptedText(TypeDecorator[str]):
     """A VARCHAR(500) column holding `fernet:<token>`; Python sees the plain value."""
 
@@ -135,8 +195,8 @@ class EncryptedText(TypeDecorator[str]):
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else current().encrypt(value)
 
-    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else current().decrypt(value)
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else _open_or_mark(current(), value)
 
 
 class EncryptedAuth(TypeDecorator[dict[str, Any]]):
@@ -152,4 +212,10 @@ class EncryptedAuth(TypeDecorator[dict[str, Any]]):
         return None if value is None else seal_auth(value, current())
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, Any] | None:
-        return None if value is None else open_auth(value, current())
+        if value is None:
+            return None
+        box = current()
+        return {
+            k: _open_or_mark(box, v) if k in SECRET_AUTH_FIELDS and is_sealed(v) else v
+            for k, v in value.items()
+        }
