@@ -8,7 +8,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    TypeDecorator,
+    bindparam,
+    event,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
@@ -114,7 +123,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No ping round trip per checkout: a connection that died is found when it is used, the
+        # pool is invalidated and the request answers 503 (tests/faults).
+        pool_pre_ping=False,
         pool_timeout=POOL_TIMEOUT_SECONDS,
         connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
         hide_parameters=True,
@@ -143,9 +154,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def _insert_for(session: AsyncSession) -> Any:
-    name = session.get_bind().dialect.name
-    return postgresql.insert if name == "postgresql" else sqlite.insert
+# (dialect, table, columns) -> its INSERT … ON CONFLICT DO NOTHING RETURNING pk, built once:
+# building and coercing the statement per call cost more than running it.
+_IGNORING: dict[tuple[str, str, tuple[str, ...]], Any] = {}
 
 
 async def insert_ignore(session: AsyncSession, model: type[Base], **values: Any) -> Any | None:
@@ -162,8 +173,14 @@ async def insert_ignore(session: AsyncSession, model: type[Base], **values: Any)
                 values[column.key] = default.arg
     if pk.key not in values and pk.default is not None and pk.default.is_callable:
         values[pk.key] = pk.default.arg(None)
-    stmt = _insert_for(session)(table).values(**values).on_conflict_do_nothing().returning(pk)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    dialect = session.get_bind().dialect.name
+    key = (dialect, table.name, tuple(values))
+    stmt = _IGNORING.get(key)
+    if stmt is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        columns = {name: bindparam(name, type_=table.c[name].type) for name in values}
+        stmt = _IGNORING[key] = insert(table).values(columns).on_conflict_do_nothing().returning(pk)
+    return (await session.execute(stmt, values)).scalar_one_or_none()
 
 
 def dialect_name(session: AsyncSession) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -112,11 +113,18 @@ async def click_tokens(base: str, url: str, count: int, path: Path) -> None:
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
 
         async def one(n: int) -> None:
-            body = (
-                '{"sys_id":"tok%d","number":"INC9%06d","sys_class_name":"incident","state":"6",'
-                '"caller_id":{"value":"u%d"},"caller_id.email":"p%d@example.com",'
-                '"resolved_at":"2026-11-21 16:02:33","short_description":"Clicks"}'
-            ) % (n, n, n, n)
+            body = json.dumps(
+                {
+                    "sys_id": f"tok{n}",
+                    "number": f"INC9{n:06d}",
+                    "sys_class_name": "incident",
+                    "state": "6",
+                    "caller_id": {"value": f"u{n}"},
+                    "caller_id.email": f"p{n}@example.com",
+                    "resolved_at": "2026-11-21 16:02:33",
+                    "short_description": "Clicks",
+                }
+            )
             r = await client.post(f"/webhooks/{CLICKS}", content=body, headers=headers)
             if r.status_code != 202:
                 raise SystemExit(f"bench: token webhook answered {r.status_code}: {r.text}")
@@ -192,8 +200,9 @@ def table(args: argparse.Namespace, xpulse: Server, base: Server, tokens: Path) 
                     run = wrk.run(
                         url,
                         script,
-                        [*extra, f"{tag}-{path}-{conns}-{rnd}"] if "ingest" in script
-                        or "baseline_a" in script else extra,
+                        [*extra, f"{tag}-{path}-{conns}-{rnd}"]
+                        if "ingest" in script or "baseline_a" in script
+                        else extra,
                         pid=server.pid,
                         connections=conns,
                         seconds=args.warmup if rnd == 0 else args.seconds,
@@ -208,8 +217,10 @@ def table(args: argparse.Namespace, xpulse: Server, base: Server, tokens: Path) 
             min_ratio, max_p99, max_cpu = TARGETS[path]
             met = ratio >= min_ratio and p99_ratio <= max_p99 and x["cpu"] <= max_cpu
             failures = x["failures"] + b["failures"]
-            verdict = f"REFUSED: {failures} failures" if failures else (
-                "meets" if met else "below target"
+            verdict = (
+                f"REFUSED: {failures} failures"
+                if failures
+                else ("meets" if met else "below target")
             )
             ok = ok and not failures
             print(

@@ -93,9 +93,7 @@ def run(
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
     figures = json.loads(line.removeprefix("WRKJSON "))
-    failures = figures["non2xx"] + sum(
-        figures[k] for k in ("connect", "read", "write", "timeout")
-    )
+    failures = figures["non2xx"] + sum(figures[k] for k in ("connect", "read", "write", "timeout"))
     return Run(
         requests=figures["requests"],
         seconds=figures["duration_us"] / 1e6,

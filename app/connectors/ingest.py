@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import db_errors
 from app.config import Settings
 from app.connectors import service
-from app.connectors.base import ConnectorKind, Ignored, ParseError, TicketEvent
-from app.connectors.models import Connector, InboundEvent, InboundStatus
+from app.connectors.base import ConnectorConfig, ConnectorKind, Ignored, ParseError, TicketEvent
+from app.connectors.models import InboundEvent, InboundStatus
 from app.connectors.registry import get_kind
 from app.connectors.schemas import LookupContact
 from app.db import insert_ignore
@@ -61,10 +61,10 @@ async def receive(
     settings: Settings,
     now: datetime,
 ) -> Outcome:
-    """One delivery. Raises ConnectorNotFound (404) or SignatureError (401) before storing."""
-    connector = await service.get_enabled_by_name(session, connector_name)
-    kind = get_kind(connector.kind)
-    config = service.to_config(connector)
+    """One delivery, the whole of the caller's transaction. Raises ConnectorNotFound (404) or
+    SignatureError (401) before storing."""
+    config = await service.enabled_config(session, connector_name)
+    kind = get_kind(config.kind)
     kind.verify(headers, body, config, now)
     delivery_id = clean_text(kind.delivery_id(headers, body))[:255]
     # An admin's replay calls process() directly: it is not held to the age limit.
@@ -73,47 +73,53 @@ async def receive(
         Outcome(InboundStatus.ignored, reason=stale)
         if stale
         else await process(
-            session, connector=connector, kind=kind, body=body, settings=settings, now=now
+            session, config=config, kind=kind, body=body, settings=settings, now=now, alone=True
         )
     )
     kept = {k: headers[k] for k in KEPT_HEADERS if k in headers}
-    outcome.event_id = await store_event(session, connector, delivery_id, kept, body, outcome, now)
+    outcome.event_id = await store_event(session, config, delivery_id, kept, body, outcome, now)
     return outcome
 
 
 async def process(
     session: AsyncSession,
     *,
-    connector: Connector,
+    config: ConnectorConfig,
     kind: ConnectorKind,
     body: bytes,
     settings: Settings,
     now: datetime,
+    alone: bool = False,
 ) -> Outcome:
     """Parse and apply one authentic body; any failure becomes a `failed` outcome instead of
-    an exception, so the caller still stores the inbox row and nothing authentic is lost."""
+    an exception, so the caller still stores the inbox row and nothing authentic is lost.
+
+    `alone`: this delivery is the transaction's only work (a webhook). A failure then rolls the
+    transaction back, and the inbox row goes into a fresh one; otherwise (a poll's batch) each
+    delivery runs in a savepoint, a round trip more."""
     try:
         # NUL or lone surrogates in a ticket are cleaned, not refused: the ticket is surveyed.
-        parsed = kind.parse(clean_json_bytes(body), service.to_config(connector))
+        parsed = kind.parse(clean_json_bytes(body), config)
     except ParseError as exc:
         return Outcome(InboundStatus.failed, reason=clean_text(str(exc))[:2000], stage="parse")
     except ValidationError as exc:
         return Outcome(InboundStatus.failed, reason=_invalid(exc), stage="parse")
     except Exception as exc:  # a bug in a parser: keep the body to replay once it is fixed
-        log.exception("connector %s: parse failed", connector.name)
+        log.exception("connector %s: parse failed", config.name)
         return Outcome(InboundStatus.failed, reason=_failure(exc), stage="parse")
     try:
-        # A savepoint: a failure rolls back this event's effects, not the inbox row after it.
+        if alone:
+            return await apply(session, config=config, parsed=parsed, settings=settings, now=now)
         async with session.begin_nested():
-            return await apply(
-                session, connector=connector, parsed=parsed, settings=settings, now=now
-            )
+            return await apply(session, config=config, parsed=parsed, settings=settings, now=now)
     except Exception as exc:
         if db_errors.is_unavailable(exc):
             # Not this delivery's fault: the sender gets a 503 and retries; a stored `failed`
             # row with a 422 would make it give up on a delivery that is fine.
             raise
-        log.exception("connector %s: applying a delivery failed", connector.name)
+        log.exception("connector %s: applying a delivery failed", config.name)
+        if alone:
+            await session.rollback()
         return Outcome(InboundStatus.failed, reason=_failure(exc), stage="apply")
 
 
@@ -134,7 +140,7 @@ def _invalid(exc: ValidationError) -> str:
 async def apply(
     session: AsyncSession,
     *,
-    connector: Connector,
+    config: ConnectorConfig,
     parsed: TicketEvent | Ignored,
     settings: Settings,
     now: datetime,
@@ -143,7 +149,7 @@ async def apply(
     if isinstance(parsed, Ignored):
         if parsed.reopened:
             await tickets_service.mark_reopened(
-                session, connector_id=connector.id, external_id=parsed.reopened, now=now
+                session, connector_id=config.id, external_id=parsed.reopened, now=now
             )
         return Outcome(InboundStatus.ignored, reason=parsed.reason)
     data = parsed.ticket
@@ -151,19 +157,18 @@ async def apply(
         data = data.model_copy(update={"resolved_at": now})
     ticket = await tickets_service.upsert_resolved(
         session,
-        connector_id=connector.id,
-        source=connector.kind,
+        connector_id=config.id,
+        source=config.kind,
         data=data,
         cycle=parsed.cycle,
         cycle_is_guess=parsed.cycle_is_guess,
         now=now,
     )
-    options = service.to_config(connector).options
     result = await feedback_service.create_request(
         session,
         ticket=ticket,
-        channel=connector.channel,
-        sampling_percent=options.sampling_percent,
+        channel=config.channel,
+        sampling_percent=config.options.sampling_percent,
         cycle=ticket.resolution_cycle or parsed.cycle,
         settings=settings,
         now=now,
@@ -192,7 +197,7 @@ async def apply(
 
 async def store_event(
     session: AsyncSession,
-    connector: Connector,
+    connector: ConnectorConfig,
     delivery_id: str,
     headers: dict[str, str],
     body: bytes,
@@ -240,10 +245,11 @@ async def replay(
     """Parse and apply a stored delivery again (it was authenticated when it arrived)."""
     event = await service.get_event(session, event_id)
     connector = await service.get_connector(session, event.connector_id)
+    config = service.to_config(connector)
     outcome = await process(
         session,
-        connector=connector,
-        kind=get_kind(connector.kind),
+        config=config,
+        kind=get_kind(config.kind),
         body=event.body,
         settings=settings,
         now=now,

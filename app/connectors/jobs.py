@@ -164,7 +164,7 @@ async def servicenow_poll_one(ctx: JobContext, payload: PollConnector) -> None:
         # One bad record is stored failed (replayable) and the poll goes on past it.
         outcome = await ingest.process(
             ctx.session,
-            connector=connector,
+            config=config,
             kind=kind,
             body=body,
             settings=ctx.settings,
@@ -172,7 +172,7 @@ async def servicenow_poll_one(ctx: JobContext, payload: PollConnector) -> None:
         )
         failed += outcome.status == InboundStatus.failed
         await ingest.store_event(
-            ctx.session, connector, delivery_id, {"x-xpulse-source": "poll"}, body, outcome, ctx.now
+            ctx.session, config, delivery_id, {"x-xpulse-source": "poll"}, body, outcome, ctx.now
         )
     if newest is not None and (
         connector.poll_watermark is None or newest > connector.poll_watermark

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -137,6 +139,35 @@ async def get_enabled_by_name(session: AsyncSession, name: str) -> Connector:
     return connector
 
 
+# --- the webhook path's connectors, held for a few seconds ----------------------------------
+
+# Every delivery needs its connector's configuration; reading and decrypting the row each time
+# was a tenth of an ingest. A change made through this process is seen at once (forget()); one
+# made through another replica once the entry is older than this: the documented bound for a
+# disable or a new webhook secret to reach every replica (docs/operations.md).
+FRESH_SECONDS = 2.0
+# Per database (tests and tools run several apps in one process): name -> (loaded at, config).
+_held: WeakKeyDictionary[Any, dict[str, tuple[float, ConnectorConfig]]] = WeakKeyDictionary()
+
+
+async def enabled_config(session: AsyncSession, name: str) -> ConnectorConfig:
+    """The configuration of the enabled connector `name`; ConnectorNotFound (404) otherwise."""
+    held = _held.setdefault(session.get_bind(), {})
+    entry = held.get(name)
+    now = time.monotonic()
+    if entry is not None and now - entry[0] < FRESH_SECONDS:
+        return entry[1]
+    held.pop(name, None)
+    config = to_config(await get_enabled_by_name(session, name))
+    held[name] = (now, config)
+    return config
+
+
+def forget(session: AsyncSession, name: str) -> None:
+    """Drop a changed connector from this process's memory."""
+    _held.get(session.get_bind(), {}).pop(name, None)
+
+
 async def update_connector(
     session: AsyncSession, *, connector_id: uuid.UUID, data: ConnectorUpdate, now: datetime
 ) -> Connector:
@@ -156,6 +187,7 @@ async def update_connector(
         connector.options = validate_options(connector.kind, merged)
     connector.updated_at = now
     await session.flush()
+    forget(session, connector.name)
     return connector
 
 
@@ -166,6 +198,7 @@ async def set_enabled(
     connector.enabled = enabled
     connector.updated_at = now
     await session.flush()
+    forget(session, connector.name)
     return connector
 
 
@@ -174,6 +207,7 @@ async def delete_connector(session: AsyncSession, connector_id: uuid.UUID) -> No
     connector = await get_connector(session, connector_id)
     await session.delete(connector)
     await session.flush()
+    forget(session, connector.name)
 
 
 async def reencrypt_secrets(session: AsyncSession) -> int:

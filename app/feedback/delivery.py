@@ -59,7 +59,7 @@ async def deliver(
         return False  # sent, answered, expired or cancelled meanwhile: nothing to do
     request = await session.get(FeedbackRequest, payload.request_id, populate_existing=True)
     assert request is not None
-    if await _opted_out(session, request):
+    if await _opted_out(session, request, settings):
         if payload.kind == "initial":
             await _set_status(session, request, RequestStatus.suppressed, "opted_out", now)
         return False  # a reminder or resend keeps its claim: never asked again
@@ -97,12 +97,12 @@ async def deliver(
     return True
 
 
-async def _opted_out(session: AsyncSession, request: FeedbackRequest) -> bool:
+async def _opted_out(session: AsyncSession, request: FeedbackRequest, settings: Settings) -> bool:
     keys = {request.requester_key}
     if request.recipient_email:
         keys.add(email_key(request.recipient_email))
     for key in keys:
-        if key is not None and await is_opted_out(session, key):
+        if key is not None and await is_opted_out(session, key, settings):
             return True
     return False
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Boolean, String, and_, bindparam, case, exists, null, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.config import Settings
-from app.db import insert_ignore
 from app.errors import Conflict, NotFound
-from app.feedback import i18n, rules
+from app.feedback import i18n, optout_keys, rules
 from app.feedback.models import FeedbackRequest, OptOut, OptOutStatus, RequestStatus
 from app.feedback.scales import SCALES
 from app.feedback.schemas import SendEmail
@@ -20,7 +22,7 @@ from app.feedback.tokens import token_for, token_hash
 from app.jobs import lanes, queue
 from app.tickets.events import PostComment
 from app.tickets.models import Ticket
-from app.tickets.service import ref_of
+from app.tickets.service import ResolvedTicket, ref_of
 
 ACTIVE = (RequestStatus.pending, RequestStatus.sent)
 # Statuses that asked the requester something: they count against the fatigue window.
@@ -40,15 +42,29 @@ class RequestNotResendable(Conflict):
     type, title = "feedback-request-not-resendable", "This request cannot be sent again"
 
 
+@dataclass(frozen=True)
+class NewRequest:
+    """The request a resolution made, as stored (no ORM object: the webhook path's answer)."""
+
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    status: str
+    status_reason: str | None
+    channel: str
+    scale: str
+    locale: str | None
+    recipient_email: str | None
+
+
 @dataclass
 class RequestOutcome:
-    request: FeedbackRequest
+    request: NewRequest
     links: dict[str, str] = field(default_factory=dict)  # score -> one-click URL; {} if suppressed
     created: bool = True  # False when this resolution cycle already had its request
     needs_contact: bool = False  # e-mail channel, no address yet: the caller enqueues a look-up
 
 
-def links_for(request: FeedbackRequest, settings: Settings) -> dict[str, str]:
+def links_for(request: FeedbackRequest | NewRequest, settings: Settings) -> dict[str, str]:
     token = token_for(request.id, settings.secret_key.get_secret_value())
     base = settings.public_url.rstrip("/")
     return {str(score): f"{base}/f/{token}?s={score}" for score in SCALES[request.scale].scores}
@@ -59,7 +75,7 @@ def page_url(request: FeedbackRequest, settings: Settings, suffix: str = "") -> 
     return f"{settings.public_url.rstrip('/')}/f/{token}{suffix}"
 
 
-def requester_key(ticket: Ticket) -> str | None:
+def requester_key(ticket: Ticket | ResolvedTicket) -> str | None:
     """Who the requester is, for fatigue and opt-out: their e-mail, else the ITSM user id."""
     if ticket.requester_email:
         return email_key(ticket.requester_email)
@@ -76,10 +92,69 @@ async def get_request(session: AsyncSession, request_id: uuid.UUID) -> FeedbackR
     return await session.get(FeedbackRequest, request_id)
 
 
+# The columns create_request stores and returns, in NewRequest's order after the id.
+_RETURNED = (
+    "ticket_id",
+    "status",
+    "status_reason",
+    "channel",
+    "scale",
+    "locale",
+    "recipient_email",
+)
+# Per dialect: the insert below, built once (building it per call cost more than running it).
+_CREATES: dict[str, Any] = {}
+
+
+def _create(dialect: str) -> Any:
+    """One statement: the suppression reason decided in the database beside the insert, and
+    ON CONFLICT on the resolution cycle's dedupe key, so a repeated delivery inserts nothing.
+
+    The reason, in order: an applied opt-out (under the key or, after an erasure, its keyed
+    hash), an earlier request asked within the fatigue window, sampled out."""
+    if dialect in _CREATES:
+        return _CREATES[dialect]
+    table, optouts = FeedbackRequest.__table__, OptOut.__table__
+    key = bindparam("requester_key", type_=table.c.requester_key.type)
+    since = bindparam("fatigue_since", type_=table.c.created_at.type)
+    opted_out = exists().where(
+        optouts.c.requester_key.in_([key, bindparam("hashed_key", type_=String)]),
+        optouts.c.status == OptOutStatus.applied,
+    )
+    earlier = aliased(FeedbackRequest)
+    fatigued = exists().where(
+        earlier.requester_key == key,
+        earlier.created_at > since,
+        earlier.status.in_([s.value for s in ASKED]),
+    )
+    reason = case(
+        (opted_out, "opted_out"),
+        (and_(since.is_not(None), fatigued), "fatigue"),
+        (bindparam("sampled_out", type_=Boolean), "sampling"),
+        else_=null(),
+    ).label("status_reason")
+    decided = select(reason).subquery("decided")
+    given = [c for c in table.columns if c.key not in ("status", "status_reason")]
+    chosen = select(
+        *(bindparam(c.key, type_=c.type).label(c.key) for c in given),
+        case(
+            (decided.c.status_reason.is_not(None), RequestStatus.suppressed.value),
+            else_=bindparam("live_status", type_=String),
+        ).label("status"),
+        decided.c.status_reason,
+    ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).from_select([*(c.key for c in given), "status", "status_reason"], chosen)
+    _CREATES[dialect] = stmt.on_conflict_do_nothing(index_elements=[table.c.dedupe_key]).returning(
+        table.c.id, *(table.c[k] for k in _RETURNED)
+    )
+    return _CREATES[dialect]
+
+
 async def create_request(
     session: AsyncSession,
     *,
-    ticket: Ticket,
+    ticket: Ticket | ResolvedTicket,
     channel: str,
     sampling_percent: int,
     cycle: str,
@@ -89,53 +164,55 @@ async def create_request(
     """The request for this ticket's resolution `cycle`, created once (idempotent on retries).
 
     Suppressed requests (opt-out, fatigue, sampling) are stored with their reason; others get
-    their delivery enqueued in the caller's transaction."""
+    their delivery enqueued in the caller's transaction. Requests on the `none` channel are sent
+    as they are made: the links travel in the webhook's answer and the API."""
     dedupe_key = f"{ticket.connector_id}:{ticket.external_id}:{cycle}"
-    existing = await _by_dedupe_key(session, dedupe_key)
-    if existing is not None:
-        return _outcome(existing, settings, created=False)
     key = requester_key(ticket)
-    reason = await _suppression_reason(
-        session,
-        key=key,
-        dedupe_key=dedupe_key,
-        percent=sampling_percent,
-        settings=settings,
-        now=now,
-    )
+    secret = settings.secret_key.get_secret_value()
     request_id = uuid.uuid4()
-    inserted = await insert_ignore(
-        session,
-        FeedbackRequest,
-        id=request_id,
-        ticket_id=ticket.id,
-        connector_id=ticket.connector_id,
-        dedupe_key=dedupe_key,
-        token_hash=token_hash(token_for(request_id, settings.secret_key.get_secret_value())),
-        status=RequestStatus.suppressed if reason else RequestStatus.pending,
-        status_reason=reason,
-        channel=channel,
-        scale=settings.feedback.scale,
-        locale=rules.normalise_locale(ticket.requester_locale),
-        recipient_email=ticket.requester_email,
-        requester_key=key,
-        expires_at=now + timedelta(days=settings.feedback.expiry_days),
-        created_at=now,
-        updated_at=now,
-        resend_count=0,
-    )
-    request = await _by_dedupe_key(session, dedupe_key)
-    assert request is not None
-    if inserted is None:  # a concurrent delivery of the same webhook won the insert
-        return _outcome(request, settings, created=False)
+    none_channel = channel == "none"
+    params = {
+        "id": request_id,
+        "ticket_id": ticket.id,
+        "connector_id": ticket.connector_id,
+        "dedupe_key": dedupe_key,
+        "token_hash": token_hash(token_for(request_id, secret)),
+        "channel": channel,
+        "scale": settings.feedback.scale,
+        "locale": rules.normalise_locale(ticket.requester_locale),
+        "recipient_email": ticket.requester_email,
+        "requester_key": key,
+        "sent_at": now if none_channel else None,
+        "reminded_at": None,
+        "expires_at": now + timedelta(days=settings.feedback.expiry_days),
+        "responded_at": None,
+        "created_at": now,
+        "updated_at": now,
+        "resend_count": 0,
+        # the decision's inputs
+        "hashed_key": optout_keys.hashed_key(key, secret) if key else None,
+        "fatigue_since": rules.fatigue_since(now, settings.feedback.fatigue_days),
+        "sampled_out": not rules.sampled_in(dedupe_key, sampling_percent),
+        "live_status": RequestStatus.sent if none_channel else RequestStatus.pending,
+    }
+    row = (await session.execute(_create(session.get_bind().dialect.name), params)).first()
+    if row is None:  # this cycle had its request (a repeated or concurrent delivery)
+        existing = await _by_dedupe_key(session, dedupe_key)
+        assert existing is not None
+        return _outcome(_light(existing), settings, created=False)
+    request = NewRequest(*row)
     needs_contact = False
     if request.status == RequestStatus.pending:
         needs_contact = await _start_delivery(session, request, ticket, settings, now)
     return _outcome(request, settings, created=True, needs_contact=needs_contact)
 
 
+def _light(request: FeedbackRequest) -> NewRequest:
+    return NewRequest(request.id, *(getattr(request, k) for k in _RETURNED))
+
+
 def _outcome(
-    request: FeedbackRequest, settings: Settings, *, created: bool, needs_contact: bool = False
+    request: NewRequest, settings: Settings, *, created: bool, needs_contact: bool = False
 ) -> RequestOutcome:
     suppressed = request.status == RequestStatus.suppressed
     links = {} if suppressed else links_for(request, settings)
@@ -147,45 +224,15 @@ async def _by_dedupe_key(session: AsyncSession, dedupe_key: str) -> FeedbackRequ
     return await session.scalar(stmt.execution_options(populate_existing=True))
 
 
-async def _suppression_reason(
-    session: AsyncSession,
-    *,
-    key: str | None,
-    dedupe_key: str,
-    percent: int,
-    settings: Settings,
-    now: datetime,
-) -> str | None:
-    if key is not None and await is_opted_out(session, key):
-        return "opted_out"
-    since = rules.fatigue_since(now, settings.feedback.fatigue_days)
-    if key is not None and since is not None:
-        recent = await session.scalar(
-            select(func.count())
-            .select_from(FeedbackRequest)
-            .where(
-                FeedbackRequest.requester_key == key,
-                FeedbackRequest.created_at > since,
-                FeedbackRequest.status.in_(ASKED),
-            )
-        )
-        if recent:
-            return "fatigue"
-    if not rules.sampled_in(dedupe_key, percent):
-        return "sampling"
-    return None
-
-
-async def is_opted_out(session: AsyncSession, key: str) -> bool:
+async def is_opted_out(session: AsyncSession, key: str, settings: Settings) -> bool:
     """Only an applied opt-out counts: a suspected scanner's one is evidence, not a choice."""
-    row = await session.get(OptOut, key)
-    return row is not None and row.status == OptOutStatus.applied
+    return await optout_keys.applied(session, key, secret=settings.secret_key.get_secret_value())
 
 
 async def _start_delivery(
     session: AsyncSession,
-    request: FeedbackRequest,
-    ticket: Ticket,
+    request: NewRequest,
+    ticket: Ticket | ResolvedTicket,
     settings: Settings,
     now: datetime,
 ) -> bool:
@@ -196,15 +243,16 @@ async def _start_delivery(
         await enqueue_email(session, request, kind="initial", now=now)
     elif request.channel == "ticket_comment":
         await enqueue_comment(session, request, ticket, settings, now=now)
-    else:  # "none": the links travel in the webhook answer and the API
-        request.status = RequestStatus.sent
-        request.sent_at = now
-        request.updated_at = now
     return False
 
 
 async def enqueue_email(
-    session: AsyncSession, request: FeedbackRequest, *, kind: str, now: datetime, number: int = 0
+    session: AsyncSession,
+    request: FeedbackRequest | NewRequest,
+    *,
+    kind: str,
+    now: datetime,
+    number: int = 0,
 ) -> None:
     keys = {
         "initial": f"send_email:{request.id}",
@@ -218,8 +266,8 @@ async def enqueue_email(
 
 async def enqueue_comment(
     session: AsyncSession,
-    request: FeedbackRequest,
-    ticket: Ticket,
+    request: FeedbackRequest | NewRequest,
+    ticket: Ticket | ResolvedTicket,
     settings: Settings,
     *,
     now: datetime,
@@ -255,7 +303,7 @@ async def set_recipient(
         return
     request.recipient_email = email
     request.updated_at = now
-    if await is_opted_out(session, email_key(email)):
+    if await is_opted_out(session, email_key(email), settings):
         request.status = RequestStatus.suppressed
         request.status_reason = "opted_out"
     else:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, case, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
-from app.db import insert_ignore
 from app.tickets.events import TicketRef
 from app.tickets.models import Ticket
 from app.tickets.schemas import TicketData
@@ -35,6 +36,53 @@ def is_guessed(cycle: str | None) -> bool:
     return cycle is not None and cycle.startswith(GUESSED)
 
 
+@dataclass(frozen=True)
+class ResolvedTicket:
+    """What the webhook path needs of a ticket it just stored (no ORM object, no read back)."""
+
+    id: uuid.UUID
+    connector_id: uuid.UUID
+    source: str
+    external_id: str
+    number: str
+    title: str
+    table: str | None
+    requester_id: str | None
+    requester_email: str | None
+    requester_locale: str | None
+    resolution_cycle: str
+
+
+# Per dialect: the upsert below, built once (building it per call cost more than running it).
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (connector, external id) DO UPDATE: every field from the delivery,
+    a missing resolution time kept, and the cycle continued where upsert_resolved says."""
+    if dialect in _UPSERTS:
+        return _UPSERTS[dialect]
+    table = Ticket.__table__
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).values({c.key: bindparam(c.key, type_=c.type) for c in table.columns})
+    new, old = stmt.excluded, table.c
+    still_resolved = and_(
+        old.resolved_at.is_not(None), func.coalesce(old.resolution_cycle, "") != ""
+    )
+    guessed = or_(
+        new.resolution_cycle.startswith(GUESSED), old.resolution_cycle.startswith(GUESSED)
+    )
+    updates = {c.key: new[c.key] for c in table.columns if c.key not in ("id", "created_at")}
+    updates["resolved_at"] = func.coalesce(new.resolved_at, old.resolved_at)
+    updates["resolution_cycle"] = case(
+        (and_(still_resolved, guessed), old.resolution_cycle), else_=new.resolution_cycle
+    )
+    _UPSERTS[dialect] = stmt.on_conflict_do_update(
+        index_elements=[old.connector_id, old.external_id], set_=updates
+    ).returning(old.id, old.resolution_cycle)
+    return _UPSERTS[dialect]
+
+
 async def upsert_resolved(
     session: AsyncSession,
     *,
@@ -44,8 +92,9 @@ async def upsert_resolved(
     cycle: str,
     cycle_is_guess: bool,
     now: datetime,
-) -> Ticket:
-    """Create or refresh the ticket of a resolution; its `resolution_cycle` names the cycle.
+) -> ResolvedTicket:
+    """Create or refresh the ticket of a resolution in one statement; its `resolution_cycle`
+    names the cycle.
 
     A guessed cycle key (the sender carried no resolution time) continues the ticket's current
     cycle while it stays resolved, so Resolved → Closed never starts a second one. A guessed
@@ -54,43 +103,31 @@ async def upsert_resolved(
     """
     if cycle_is_guess:
         cycle = GUESSED + cycle
-    cycle = cycle[:255]
     values = data.model_dump()
     row = {
+        **values,
         "id": uuid.uuid4(),
         "connector_id": connector_id,
         "source": source,
-        "resolution_cycle": cycle,
+        "resolution_cycle": cycle[:255],
         "created_at": now,
         "updated_at": now,
-        **values,
     }
-    if await insert_ignore(session, Ticket, **row) is not None:
-        # Every column is known: attach the row as persistent instead of reading it back.
-        ticket = Ticket(**row)
-        make_transient_to_detached(ticket)
-        session.add(ticket)
-        return ticket
-    # ON CONFLICT DO NOTHING waited for a concurrent inserter to commit: the row is visible.
-    stmt = (
-        select(Ticket)
-        .where(Ticket.connector_id == connector_id, Ticket.external_id == data.external_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    stmt = _upsert(session.get_bind().dialect.name)
+    ticket_id, stored_cycle = (await session.execute(stmt, row)).one()
+    return ResolvedTicket(
+        id=ticket_id,
+        connector_id=connector_id,
+        source=source,
+        external_id=data.external_id,
+        number=data.number,
+        title=data.title,
+        table=data.table,
+        requester_id=data.requester_id,
+        requester_email=data.requester_email,
+        requester_locale=data.requester_locale,
+        resolution_cycle=stored_cycle,
     )
-    ticket = (await session.scalars(stmt)).one()
-    still_resolved = ticket.resolved_at is not None and bool(ticket.resolution_cycle)
-    if still_resolved and (cycle_is_guess or is_guessed(ticket.resolution_cycle)):
-        cycle = ticket.resolution_cycle
-    for key, value in values.items():
-        if key == "resolved_at" and value is None:
-            continue
-        setattr(ticket, key, value)
-    ticket.source = source
-    ticket.resolution_cycle = cycle
-    ticket.updated_at = now
-    await session.flush()
-    return ticket
 
 
 async def mark_reopened(
@@ -112,7 +149,7 @@ async def set_requester_email(session: AsyncSession, *, ticket_id: uuid.UUID, em
         await session.flush()
 
 
-def ref_of(ticket: Ticket) -> TicketRef:
+def ref_of(ticket: Ticket | ResolvedTicket) -> TicketRef:
     """The address of `ticket` in its ITSM tool, for job payloads."""
     return TicketRef(
         connector_id=ticket.connector_id,

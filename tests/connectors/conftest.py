@@ -79,7 +79,9 @@ async def make_connector(
         updated_at=now,
     )
     session.add(connector)
-    await session.flush()
+    # Committed (a savepoint under the rolled-back test session): a delivery that fails rolls
+    # its request's transaction back, as in production, and must not take the connector along.
+    await session.commit()
     return connector
 
 

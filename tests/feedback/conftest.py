@@ -41,6 +41,13 @@ BROWSER_HEADERS = {
 }
 
 
+async def stored(session: AsyncSession, request: Any) -> FeedbackRequest:
+    """The stored row of a request create_request answered with."""
+    found = await session.get(FeedbackRequest, request.id, populate_existing=True)
+    assert found is not None
+    return found
+
+
 async def make_connector(session: AsyncSession, **overrides: Any) -> Connector:
     now = utcnow()
     values: dict[str, Any] = {
@@ -114,7 +121,7 @@ async def make_request(
     # Commit (a savepoint under the rolled-back test session) so that a request that fails
     # and rolls back keeps the rows the test made.
     await session.commit()
-    await session.refresh(outcome.request)
+    outcome.request = await stored(session, outcome.request)
     return outcome.request, outcome.links
 
 

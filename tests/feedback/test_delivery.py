@@ -23,7 +23,7 @@ from app.jobs.models import Job
 from app.jobs.registry import TransientError
 from app.jobs.worker import Worker
 from app.main import load_handlers
-from tests.feedback.conftest import SmtpServer, free_port, make_connector, make_ticket
+from tests.feedback.conftest import SmtpServer, free_port, make_connector, make_ticket, stored
 
 
 def smtp_settings(settings: Settings, **smtp: Any) -> Settings:
@@ -93,10 +93,10 @@ async def test_a_failed_send_is_retried_then_marked_failed(
     with pytest.raises(TransientError):
         await deliver(session, payload, settings=settings, now=utcnow(), last_attempt=False)
     await attempt.rollback()  # what the worker does with a failed attempt
-    await session.refresh(outcome.request)
+    outcome.request = await stored(session, outcome.request)
     assert outcome.request.status == "pending" and outcome.request.sent_at is None
     assert not await deliver(session, payload, settings=settings, now=utcnow(), last_attempt=True)
-    await session.refresh(outcome.request)
+    outcome.request = await stored(session, outcome.request)
     assert outcome.request.status == "failed"
     assert outcome.request.status_reason  # the SMTP error, for the admin API
 
@@ -127,5 +127,5 @@ async def test_each_resend_is_sent_once(
     assert sent == [True, False, False]
     subjects = [m["Subject"] for m in smtp_server.inbox.messages]
     assert len(subjects) == 2 and all("¿Qué tal lo hicimos?" in s for s in subjects)
-    await session.refresh(outcome.request)
+    outcome.request = await stored(session, outcome.request)
     assert outcome.request.resend_count == 1

@@ -25,6 +25,7 @@ from tests.feedback.conftest import (
     make_request,
     make_ticket,
     path_of,
+    stored,
 )
 
 HUMAN = Click(user_agent=BROWSER_HEADERS["user-agent"], headers=BROWSER_HEADERS)
@@ -196,7 +197,7 @@ async def test_each_channel_enqueues_its_delivery_once(
     )
     text = next(j for j in comments if str(comment.request.id) in j.dedupe_key).payload["text"]
     assert text.startswith("Miten onnistuimme") and comment.links["10"] in text
-    await session.refresh(no_address.request)
+    no_address.request = await stored(session, no_address.request)
     assert no_address.request.channel == "ticket_comment"
     assert no_address.request.status_reason == "no address"
     assert await service.mark_delivered(session, request_id=comment.request.id, now=now)

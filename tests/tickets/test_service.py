@@ -43,7 +43,8 @@ def data(**overrides: object) -> TicketData:
 
 
 async def upsert(session, connector_id, cycle, guess=False, **overrides) -> Ticket:
-    return await service.upsert_resolved(
+    """The stored row after an upsert (the service answers with what it wrote, not a row)."""
+    stored = await service.upsert_resolved(
         session,
         connector_id=connector_id,
         source="servicenow",
@@ -52,6 +53,9 @@ async def upsert(session, connector_id, cycle, guess=False, **overrides) -> Tick
         cycle_is_guess=guess,
         now=NOW,
     )
+    ticket = await session.get(Ticket, stored.id, populate_existing=True)
+    assert ticket is not None and ticket.resolution_cycle == stored.resolution_cycle
+    return ticket
 
 
 async def test_upsert_creates_then_refreshes_one_row(session: AsyncSession) -> None:
