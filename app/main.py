@@ -92,13 +92,14 @@ def create_app(settings: Settings | None = None, *, start_ticker_: bool | None =
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware)
+    # The public hot paths first: a request walks the routes in order until one matches.
+    app.include_router(webhooks)
+    app.include_router(feedback_pages)
     app.include_router(health.router)
     # Metrics name connectors and show load: a read key unless the operator opts out.
     metrics_guard = [] if settings.metrics_public else [Depends(require_scope(Scope.read))]
     app.include_router(health.metrics_router, dependencies=metrics_guard)
     app.include_router(api.api_router)
-    app.include_router(webhooks)
-    app.include_router(feedback_pages)
     app.include_router(dashboard)
     app.include_router(dev_outbox)
     install_openapi(app)

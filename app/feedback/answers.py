@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import flag_modified
 
 from app.config import Settings
@@ -319,21 +320,7 @@ async def record_response(
         return Saved(response, counted=False)
     created = response is None
     if response is None:
-        await insert_ignore(
-            session,
-            Response,
-            request_id=request.id,
-            ticket_id=request.ticket_id,
-            score=score,
-            scale=request.scale,
-            automated=verdict.automated,
-            evidence=verdict.evidence,
-            answered_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        response = await current_response(session, request.id, lock=True)
-        assert response is not None
+        response = await _first_response(session, request, score, verdict, now)
     changed, factors = await _apply(session, response, answer, score, verdict, now, created=created)
     if verdict.automated:
         return Saved(response, counted=False)
@@ -345,6 +332,41 @@ async def record_response(
             await writeback.supersede(session, response.id, now)
         await writeback.enqueue(session, request, response, factors, settings, now)
     return Saved(response, counted=True)
+
+
+async def _first_response(
+    session: AsyncSession,
+    request: FeedbackRequest,
+    score: int,
+    verdict: judgement.Verdict,
+    now: datetime,
+) -> Response:
+    """The request's response row, inserted now or (a concurrent first answer won) locked."""
+    values = {
+        "id": uuid.uuid4(),
+        "request_id": request.id,
+        "ticket_id": request.ticket_id,
+        "score": score,
+        "scale": request.scale,
+        "lost_time": None,
+        "lost_minutes": None,
+        "comment": None,
+        "locale": None,
+        "automated": verdict.automated,
+        "evidence": verdict.evidence,
+        "answered_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if await insert_ignore(session, Response, **values) is not None:
+        # Every column is known: attach the row as stored instead of reading it back.
+        response = Response(**values)
+        make_transient_to_detached(response)
+        session.add(response)
+        return response
+    response = await current_response(session, request.id, lock=True)
+    assert response is not None
+    return response
 
 
 async def _apply(

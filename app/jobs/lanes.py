@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,9 +35,18 @@ def connector_lane(connector_id: uuid.UUID) -> str:
     return f"connector:{connector_id}"
 
 
+# Per database: lanes whose row was found committed. Lane rows are never deleted, so such a lane
+# needs no insert again (a row this transaction inserted is not known until it commits).
+_known: WeakKeyDictionary[Any, set[str]] = WeakKeyDictionary()
+
+
 async def ensure(session: AsyncSession, lane: str) -> None:
     """Create the lane's row if it is new (in the enqueuing transaction)."""
-    await insert_ignore(session, JobLane, lane=lane, state=LaneState.ok, failures=0)
+    known = _known.setdefault(session.get_bind(), set())
+    if lane in known:
+        return
+    if await insert_ignore(session, JobLane, lane=lane, state=LaneState.ok, failures=0) is None:
+        known.add(lane)
 
 
 async def describe(session: AsyncSession, lanes: list[str] | None) -> dict[str, LaneInfo]:
