@@ -283,6 +283,7 @@ class Saved:
 
     response: Response
     counted: bool
+    factors: list[str] | None = None  # the response's factors when this click wrote them
 
 
 async def record_response(
@@ -323,7 +324,7 @@ async def record_response(
         response = await _first_response(session, request, score, verdict, now)
     changed, factors = await _apply(session, response, answer, score, verdict, now, created=created)
     if verdict.automated:
-        return Saved(response, counted=False)
+        return Saved(response, counted=False, factors=factors)
     if changed or not counted_before:
         request.status = RequestStatus.responded
         request.responded_at = request.responded_at or now
@@ -331,7 +332,7 @@ async def record_response(
         if counted_before:  # a first answer has no earlier write-back to replace
             await writeback.supersede(session, response.id, now)
         await writeback.enqueue(session, request, response, factors, settings, now)
-    return Saved(response, counted=True)
+    return Saved(response, counted=True, factors=factors)
 
 
 async def _first_response(

@@ -148,7 +148,9 @@ async def submit(
         return RedirectResponse(f"/f/{token}?{urlencode(query)}", status_code=303)
     scale = SCALES[fb.scale]
     on_record = not response.automated  # what is counted now (maybe an earlier answer)
-    factors = await answers.response_factors(session, response.id) if on_record else []
+    factors = saved.factors if saved.factors is not None else []
+    if on_record and saved.factors is None:  # an earlier answer stands: read its factors
+        factors = await answers.response_factors(session, response.id)
     return web.json_answer(
         {
             "score": response.score if on_record else None,
