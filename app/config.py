@@ -172,6 +172,12 @@ class Settings(BaseSettings):
                 "XPULSE_OIDC__KEY_LOGIN=false needs XPULSE_OIDC__ISSUER and "
                 "XPULSE_OIDC__CLIENT_ID: otherwise nobody can sign in to the dashboard"
             )
+        if self.env == "production" and self.oidc.enabled:
+            # Keys and tokens fetched over plain http could be swapped on the way.
+            if not self.oidc.issuer.lower().startswith("https://"):
+                raise ValueError("XPULSE_OIDC__ISSUER must be an https:// URL in production")
+            if is_placeholder(self.oidc.client_secret.get_secret_value()):
+                raise ValueError("XPULSE_OIDC__CLIENT_SECRET is the example placeholder")
         return self
 
     @model_validator(mode="after")
