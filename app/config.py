@@ -116,6 +116,12 @@ class PrivacySettings(BaseModel):
     agent_figures: bool = True  # false: no per-agent figure anywhere (works councils)
 
 
+class ScoringSettings(BaseModel):
+    # How often each process drains the queue of tickets whose score rows need recomputing
+    # (docs/scoring.md); a read always catches up first, so this bounds the stored table only.
+    drain_seconds: float = Field(1.0, gt=0)
+
+
 class RetentionSettings(BaseModel):
     """How long personal data is kept (docs/privacy.md); 0 or empty keeps it forever. Scores,
     factors and lost time are never cleared: figures do not change."""
@@ -164,6 +170,7 @@ class Settings(BaseSettings):
     oidc: OidcSettings = Field(default_factory=OidcSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
 
     @model_validator(mode="after")
     def _someone_can_sign_in(self) -> Settings:
