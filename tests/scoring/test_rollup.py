@@ -1,5 +1,5 @@
 """ticket_scores stays exactly what a rebuild from scratch gives, whatever happens to the
-feedback rows, on PostgreSQL and on SQLite (the triggers of migration 0004)."""
+feedback rows, on PostgreSQL and on SQLite (the queue of migration 0011, caught up on read)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import create_engine
 from app.feedback.models import FeedbackRequest, Response, ResponseFactor
-from app.scoring import rollup
+from app.scoring import rollup, upkeep
 from app.scoring.models import TicketNotSent, TicketScore
 from app.tickets.models import Ticket
 from tests.conftest import rolled_back_session
@@ -36,6 +36,7 @@ async def _not_sent(session: AsyncSession) -> list[tuple]:
 
 
 async def _assert_exact(session: AsyncSession) -> dict:
+    await upkeep.catch_up(session)  # as every reader does first
     kept, kept_not_sent = await score_rows(session), await _not_sent(session)
     await session.execute(delete(TicketScore))
     for statement in rollup.rebuild_all():
