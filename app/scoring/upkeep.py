@@ -31,11 +31,16 @@ from app.scoring import rollup
 
 log = logging.getLogger("xpulse.scoring")
 
-BATCH = 2000  # tickets' rows per drain statement: bounded work and locks per transaction
+BATCH = 2000  # queued changes per drain transaction: bounded work and locks
+# docs/scoring.md's bound: with the ticker running, a change is in the stored tables within
+# XPULSE_SCORING__DRAIN_SECONDS plus this, while fewer than BATCH changes wait (one batch takes
+# about 0.1 s on PostgreSQL here; the rest is room for a busy machine).
+PASS_BOUND_SECONDS = 2.0
 # The background drain gives way to readers: rather than wait on a ticket row a reader's
 # catch-up holds until its request ends (a reader may in turn wait on the drain's queue rows),
 # it rolls back and retries on the next tick. Below PostgreSQL's deadlock_timeout (1 s).
 BACKGROUND_LOCK_TIMEOUT = "200ms"
+DEADLOCK_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -120,11 +125,33 @@ async def catch_up(session: AsyncSession) -> int:
         return 0
     drained = 0
     while True:
-        n = await drain_batch(session, upto=newest)
+        n = await _drain_retrying(session, newest)
         drained += n
         # Fewer than a batch: done, unless rows another drain held were given back meanwhile.
         if n < BATCH and (await session.execute(st.queued_upto, {"hi": newest})).first() is None:
             return drained
+
+
+async def _drain_retrying(session: AsyncSession, newest: int) -> int:
+    """One batch of a catch-up. PostgreSQL: in a savepoint, retried when chosen as a deadlock's
+    victim. Two readers catching up at once can each hold queue rows the other waits for (ids
+    commit out of order); the victim gives its batch back and waits for the other instead."""
+    if dialect_name(session) != "postgresql":
+        return await drain_batch(session, upto=newest)
+    attempt = 1
+    while True:
+        try:
+            async with session.begin_nested():
+                return await drain_batch(session, upto=newest)
+        except DBAPIError as exc:
+            if _sqlstate(exc) != "40P01" or attempt == DEADLOCK_RETRIES:
+                raise
+            log.info("scoring catch-up retried after a deadlock", extra={"attempt": attempt})
+            attempt += 1
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
 
 
 async def queued(session: AsyncSession) -> int:
@@ -150,7 +177,7 @@ async def drain_in_background(
                 n = await drain_batch(session, skip_locked=True)
                 await session.commit()
             except DBAPIError as exc:
-                if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                if _sqlstate(exc) != "55P03":  # lock_not_available
                     raise
                 log.info("scoring drain gave way to a reader; next tick continues")
                 return total
