@@ -116,6 +116,12 @@ class PrivacySettings(BaseModel):
     agent_figures: bool = True  # false: no per-agent figure anywhere (works councils)
 
 
+class ScoringSettings(BaseModel):
+    # How often each process drains the queue of tickets whose score rows need recomputing
+    # (docs/scoring.md); a read always catches up first, so this bounds the stored table only.
+    drain_seconds: float = Field(1.0, gt=0)
+
+
 class RetentionSettings(BaseModel):
     """How long personal data is kept (docs/privacy.md); 0 or empty keeps it forever. Scores,
     factors and lost time are never cleared: figures do not change."""
@@ -164,6 +170,7 @@ class Settings(BaseSettings):
     oidc: OidcSettings = Field(default_factory=OidcSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
 
     @model_validator(mode="after")
     def _someone_can_sign_in(self) -> Settings:
@@ -172,6 +179,12 @@ class Settings(BaseSettings):
                 "XPULSE_OIDC__KEY_LOGIN=false needs XPULSE_OIDC__ISSUER and "
                 "XPULSE_OIDC__CLIENT_ID: otherwise nobody can sign in to the dashboard"
             )
+        if self.env == "production" and self.oidc.enabled:
+            # Keys and tokens fetched over plain http could be swapped on the way.
+            if not self.oidc.issuer.lower().startswith("https://"):
+                raise ValueError("XPULSE_OIDC__ISSUER must be an https:// URL in production")
+            if is_placeholder(self.oidc.client_secret.get_secret_value()):
+                raise ValueError("XPULSE_OIDC__CLIENT_SECRET is the example placeholder")
         return self
 
     @model_validator(mode="after")

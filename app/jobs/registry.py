@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 
@@ -83,6 +83,20 @@ def periodic(name: str) -> Callable[[Periodic], Periodic]:
 
     def register(func: Periodic) -> Periodic:
         PERIODIC[name] = func
+        return func
+
+    return register
+
+
+# A task the ticker runs on its own interval (seconds, from the settings), faster than the
+# periodic minute: it opens its own transactions, and must be safe on every replica at once.
+Tick = Callable[[async_sessionmaker[AsyncSession], Settings], Awaitable[Any]]
+TICKS: dict[str, tuple[Callable[[Settings], float], Tick]] = {}
+
+
+def ticking(name: str, *, every: Callable[[Settings], float]) -> Callable[[Tick], Tick]:
+    def register(func: Tick) -> Tick:
+        TICKS[name] = (every, func)
         return func
 
     return register

@@ -1,4 +1,5 @@
-"""APScheduler only ticks: the worker every few seconds, periodic enqueuers every minute."""
+"""APScheduler only ticks: the worker every few seconds, periodic enqueuers every minute, and
+registered ticks (e.g. the scoring drain) on their own intervals."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import utcnow
 from app.config import Settings
-from app.jobs.registry import PERIODIC
+from app.jobs.registry import PERIODIC, TICKS, Tick
 from app.jobs.worker import Worker
 
 log = logging.getLogger("xpulse.ticker")
@@ -26,6 +27,15 @@ async def run_periodic(sessionmaker: async_sessionmaker[AsyncSession], settings:
             log.exception("periodic task failed", extra={"task": name})
 
 
+async def run_tick(
+    name: str, tick: Tick, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    try:
+        await tick(sessionmaker, settings)
+    except Exception:
+        log.exception("tick failed", extra={"task": name})
+
+
 def start_ticker(
     worker: Worker, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> AsyncIOScheduler:
@@ -39,5 +49,13 @@ def start_ticker(
         args=[sessionmaker, settings],
         id="periodic",
     )
+    for name, (every, tick) in TICKS.items():
+        scheduler.add_job(
+            run_tick,
+            "interval",
+            seconds=every(settings),
+            args=[name, tick, sessionmaker, settings],
+            id=name,
+        )
     scheduler.start()
     return scheduler

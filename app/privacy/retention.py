@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Gauge
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import RetentionSettings
 from app.connectors.models import InboundEvent
 from app.feedback.models import FeedbackRequest, Response
+from app.jobs.models import Job, JobStatus
 from app.privacy.models import RetentionState
 from app.tickets.models import Ticket
 
@@ -32,18 +33,17 @@ LAST_RUN = Gauge(
 )
 
 
-async def _batched(session: AsyncSession, table: Any, where: Any, values: dict) -> int:
-    """UPDATE the rows matching `where` a batch at a time (short statements, bounded locks)."""
+async def _batched(session: AsyncSession, table: Any, where: Any, values: dict | None) -> int:
+    """UPDATE (or, without values, DELETE) the rows matching `where` a batch at a time (short
+    statements, bounded locks)."""
     done = 0
     for _ in range(MAX_BATCHES):
         ids = list((await session.scalars(select(table.id).where(where).limit(BATCH))).all())
         if not ids:
             break
+        change = delete(table) if values is None else update(table).values(**values)
         await session.execute(
-            update(table)
-            .where(table.id.in_(ids))
-            .values(**values)
-            .execution_options(synchronize_session=False)
+            change.where(table.id.in_(ids)).execution_options(synchronize_session=False)
         )
         done += len(ids)
         if len(ids) < BATCH:
@@ -52,8 +52,11 @@ async def _batched(session: AsyncSession, table: Any, where: Any, values: dict) 
 
 
 async def clear_comments(session: AsyncSession, cutoff: datetime, now: datetime) -> int:
+    """Comments, and the finished jobs that carried one (a write-back's payload holds it)."""
     where = and_(Response.comment.is_not(None), Response.answered_at < cutoff)
-    return await _batched(session, Response, where, {"comment": None, "updated_at": now})
+    comments = await _batched(session, Response, where, {"comment": None, "updated_at": now})
+    finished = and_(Job.status.in_((JobStatus.done, JobStatus.dead)), Job.finished_at < cutoff)
+    return comments + await _batched(session, Job, finished, None)
 
 
 async def clear_identities(session: AsyncSession, cutoff: datetime, now: datetime) -> int:

@@ -142,25 +142,32 @@ async def events_naming(session: AsyncSession, subject: Subject) -> list[Inbound
     exports are rare, and a body may name them on a ticket that is not theirs)."""
     found = []
     async for event in _scan(session, select(InboundEvent), InboundEvent.id):
-        if event_names(subject, event):
-            found.append(event)
+        _keep(session, found, event, event_names(subject, event))
     return found
 
 
 async def jobs_naming(session: AsyncSession, subject: Subject) -> list[Job]:
     found = []
     async for job in _scan(session, select(Job), Job.id):
-        if job_names(subject, job):
-            found.append(job)
+        _keep(session, found, job, job_names(subject, job))
     return found
 
 
 async def tickets_naming(session: AsyncSession, subject: Subject) -> list[Ticket]:
     """Other people's tickets whose title or stored payload names the person."""
     found = []
+    mine = subject.ticket_ids
     async for ticket in _scan(session, select(Ticket), Ticket.id):
-        if ticket.id in subject.ticket_ids:
+        if ticket.id in mine:
             continue
-        if subject.names_them(ticket.title + json.dumps(ticket.raw or {}, ensure_ascii=False)):
-            found.append(ticket)
+        text = ticket.title + json.dumps(ticket.raw or {}, ensure_ascii=False)
+        _keep(session, found, ticket, subject.names_them(text))
     return found
+
+
+def _keep(session: AsyncSession, found: list, row: Any, matches: bool) -> None:
+    """Keep a matching row; let the session forget the others (a scan reads every row)."""
+    if matches:
+        found.append(row)
+    elif row in session and not session.is_modified(row):
+        session.expunge(row)

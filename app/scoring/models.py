@@ -37,9 +37,10 @@ class XlaTarget(Timestamps, Base):
 
 
 # One row per ticket: the ticket fields figures filter and group by, and the counts of its
-# feedback (docs/scoring.md's raw numbers). Kept exact by database triggers on tickets,
-# feedback_requests, responses and response_factors (migration 0004; app/scoring/rollup.py), so
-# a figure is one scan of this table instead of joins over every response.
+# feedback (docs/scoring.md's raw numbers), so a figure is one scan of this table instead of
+# joins over every response. Triggers on tickets, feedback_requests, responses and
+# response_factors queue each touched ticket in scoring_dirty (migration 0011); the queue is
+# drained in the background and by every reader before it reads (app/scoring/upkeep.py).
 SCALE_PREFIX = {"happiness-0-10": "s10", "faces-5": "s5"}
 
 
@@ -113,7 +114,7 @@ Index("ix_responses_answered_at_id", Response.__table__.c.answered_at, Response.
 
 class TicketNotSent(Base):
     """A ticket's suppressed or failed requests by reason (docs/scoring.md lists them by reason),
-    with the same copy of the ticket's fields; kept by the same triggers as TicketScore."""
+    with the same copy of the ticket's fields; kept exact the same way as TicketScore."""
 
     __tablename__ = "ticket_not_sent"
 
@@ -135,3 +136,14 @@ class TicketNotSent(Base):
         Index("ix_ticket_not_sent_ticket_id", "ticket_id"),
         Index("ix_ticket_not_sent_resolved_at", "resolved_at"),
     )
+
+
+class ScoringDirty(Base):
+    """A ticket whose rows above must be recomputed: one row per change, appended by the
+    triggers. Append-only on purpose: a drain deletes the rows it saw, so a writer's row that
+    commits later is simply drained next time (a unique "dirty set" could lose that change)."""
+
+    __tablename__ = "scoring_dirty"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[uuid.UUID]  # no foreign key: a deleted ticket's mark is drained as a no-op

@@ -1,15 +1,23 @@
-"""The SQL that keeps `ticket_scores` exact: one recompute per touched ticket (called by
-triggers on both PostgreSQL and SQLite) and a bulk rebuild (after bulk loads).
+"""The SQL that keeps `ticket_scores` and `ticket_not_sent` exact: triggers on PostgreSQL and
+SQLite that only queue the touched tickets in `scoring_dirty`, the set-based recompute of a batch
+of queued tickets (app/scoring/upkeep.py runs it), and the rebuild of every row (bulk loads).
 
-Migration 0004 holds a frozen copy of this SQL, as a migration must; `python -m
-app.scoring.rollup` prints it. Changing the columns means a new migration with new triggers.
+Migration 0011 holds a frozen copy of the trigger SQL (0004 the recompute triggers before it),
+as a migration must; `python -m app.scoring.rollup` prints it. Changing the watched columns
+means a new migration with new triggers.
 """
 
 from __future__ import annotations
 
 # ruff: noqa: S608 - the SQL is built from fixed names in this module, never from input
+from collections.abc import Callable
+
 from app.feedback.scales import LOST_TIME_MINUTES, NEGATIVE_FACTORS, POSITIVE_FACTORS, SCALES
 from app.scoring.models import SCALE_PREFIX
+
+# Picks a batch of tickets: given a ticket id column, an SQL condition (app/scoring/upkeep.py
+# binds the ids as one parameter).
+Picked = Callable[[str], str]
 
 
 def _when(cond: str, value: str = "1") -> str:
@@ -68,24 +76,20 @@ def columns() -> list[str]:
     return [c for c, _ in parts]
 
 
-def _derived(tid: str | None) -> tuple[str, str, str]:
-    """The request, response and factor aggregates, for one ticket or grouped by ticket."""
+def _derived(batch: Picked | None) -> tuple[str, str, str]:
+    """The request, response and factor aggregates grouped by ticket, for the tickets `batch`
+    picks (every ticket without one)."""
     q_cols = ", ".join(f"{expr} AS {c}" for c, expr in REQUEST_COLUMNS)
     r_cols = ", ".join(f"{expr} AS {c}" for c, expr in response_columns())
     f_cols = ", ".join(f"{expr} AS {c}" for c, expr in factor_columns())
-    if tid is not None:
-        return (
-            f"(SELECT {q_cols} FROM feedback_requests q WHERE q.ticket_id = {tid}) q",
-            f"(SELECT {r_cols} FROM responses r WHERE r.ticket_id = {tid} AND NOT r.automated) r",
-            f"(SELECT {f_cols} FROM response_factors f JOIN responses r ON r.id = f.response_id "
-            f"WHERE r.ticket_id = {tid} AND NOT r.automated) f",
-        )
+    q_where = f" WHERE {batch('q.ticket_id')}" if batch else ""
+    r_where = f" AND {batch('r.ticket_id')}" if batch else ""
     return (
-        f"(SELECT q.ticket_id, {q_cols} FROM feedback_requests q GROUP BY q.ticket_id) q",
-        f"(SELECT r.ticket_id, {r_cols} FROM responses r WHERE NOT r.automated "
+        f"(SELECT q.ticket_id, {q_cols} FROM feedback_requests q{q_where} GROUP BY q.ticket_id) q",
+        f"(SELECT r.ticket_id, {r_cols} FROM responses r WHERE NOT r.automated{r_where} "
         "GROUP BY r.ticket_id) r",
         f"(SELECT r.ticket_id, {f_cols} FROM response_factors f "
-        "JOIN responses r ON r.id = f.response_id WHERE NOT r.automated "
+        f"JOIN responses r ON r.id = f.response_id WHERE NOT r.automated{r_where} "
         "GROUP BY r.ticket_id) f",
     )
 
@@ -103,15 +107,20 @@ def _upsert_tail() -> str:
     return f"ON CONFLICT (ticket_id) DO UPDATE SET {sets}"
 
 
-def recompute(tid: str) -> str:
-    """INSERT … ON CONFLICT of one ticket's row, from scratch; `tid` is an SQL expression.
-    A deleted ticket yields no row (its row went with it, ON DELETE CASCADE)."""
-    q, r, f = _derived(tid)
-    # Built only from fixed names and a caller's SQL expression, never from user input.
+def rebuild(batch: Picked | None = None) -> str:
+    """INSERT … ON CONFLICT of the rows of the tickets `batch` picks (every ticket without
+    one), from scratch. A ticket that no longer exists yields no row (its row went with it,
+    ON DELETE CASCADE)."""
+    q, r, f = _derived(batch)
+    where = batch("t.id") if batch else "1 = 1"
     return (
         f"INSERT INTO ticket_scores (ticket_id, {', '.join(columns())}) "
-        f"SELECT t.id, {_picked()} FROM tickets t, {q}, {r}, {f} "
-        f"WHERE t.id = {tid} {_upsert_tail()}"
+        f"SELECT t.id, {_picked()} FROM tickets t "
+        f"LEFT JOIN {q} ON q.ticket_id = t.id "
+        f"LEFT JOIN {r} ON r.ticket_id = t.id "
+        f"LEFT JOIN {f} ON f.ticket_id = t.id "
+        # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT (parsing ambiguity).
+        f"WHERE {where} {_upsert_tail()}"
     )
 
 
@@ -130,112 +139,122 @@ def _not_sent_insert(where: str) -> str:
     )
 
 
-def recompute_not_sent(tid: str) -> list[str]:
-    """One ticket's never-sent requests by reason, from scratch."""
+def rebuild_not_sent(batch: Picked) -> list[str]:
+    """The never-sent requests by reason of the tickets `batch` picks, from scratch."""
     return [
-        f"DELETE FROM ticket_not_sent WHERE ticket_id = {tid}",
-        _not_sent_insert(f" AND t.id = {tid}"),
+        f"DELETE FROM ticket_not_sent WHERE {batch('ticket_id')}",
+        _not_sent_insert(f" AND {batch('t.id')}"),
     ]
 
 
-def rebuild() -> str:
-    """Every ticket's row in one statement (after a bulk load with the triggers off)."""
-    q, r, f = _derived(None)
+def lock_rows(batch: Picked) -> str:
+    """PostgreSQL: lock the ticket_scores rows of a batch (a placeholder for a new ticket), in
+    ticket order, before its rows are recomputed. Waiting here for another drain of the same
+    ticket to commit means the recompute that follows reads everything that drain read, so an
+    older computation never overwrites a newer one. WHERE false: lock, write no new version."""
     return (
-        f"INSERT INTO ticket_scores (ticket_id, {', '.join(columns())}) "
-        f"SELECT t.id, {_picked()} FROM tickets t "
-        f"LEFT JOIN {q} ON q.ticket_id = t.id "
-        f"LEFT JOIN {r} ON r.ticket_id = t.id "
-        f"LEFT JOIN {f} ON f.ticket_id = t.id "
-        # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT (parsing ambiguity).
-        f"WHERE 1 = 1 {_upsert_tail()}"
+        "INSERT INTO ticket_scores (ticket_id, connector_id) "
+        f"SELECT t.id, t.connector_id FROM tickets t WHERE {batch('t.id')} ORDER BY t.id "
+        "ON CONFLICT (ticket_id) DO UPDATE SET connector_id = excluded.connector_id WHERE false"
     )
 
 
-# (table, columns whose change matters, SQL expression of the ticket for NEW/OLD row)
+def rebuild_all() -> list[str]:
+    """Both tables from scratch, e.g. after a bulk load with the triggers off. The queue goes
+    first: the rebuild that follows reads every change it held."""
+    return [
+        "DELETE FROM scoring_dirty",
+        rebuild(),
+        "DELETE FROM ticket_not_sent",
+        _not_sent_insert(""),
+    ]
+
+
+# --- the triggers: they only queue the touched tickets (app/scoring/upkeep.py drains) -------
+
+# (table, columns whose change matters, the column that leads to the ticket, the SELECT of the
+# ticket of a NEW or OLD row)
 WATCHED = [
     (
         "tickets",
         "connector_id, service, assignment_group, category, priority, channel, assignee, "
         "resolved_at, sla_met",
-        "{row}.id",
+        "id",
+        "SELECT {row}.id",
     ),
-    ("feedback_requests", "ticket_id, sent_at, status, status_reason", "{row}.ticket_id"),
-    ("responses", "ticket_id, score, scale, lost_minutes, automated", "{row}.ticket_id"),
+    (
+        "feedback_requests",
+        "ticket_id, sent_at, status, status_reason",
+        "ticket_id",
+        "SELECT {row}.ticket_id",
+    ),
+    (
+        "responses",
+        "ticket_id, score, scale, lost_minutes, automated",
+        "ticket_id",
+        "SELECT {row}.ticket_id",
+    ),
     (
         "response_factors",
         "response_id, factor, polarity",
-        "(SELECT ticket_id FROM responses WHERE id = {row}.response_id)",
+        "response_id",
+        # No row when the response went first (its ticket is queued by its own delete).
+        "SELECT ticket_id FROM responses WHERE id = {row}.response_id",
     ),
 ]
 
 
-# Only these tables' changes can change which requests were never sent, or the ticket copy.
-NOT_SENT_TABLES = ("tickets", "feedback_requests")
+def _mark(source: str, row: str) -> str:
+    return f"INSERT INTO scoring_dirty (ticket_id) {source.format(row=row)}"
 
 
 def postgresql_ddl() -> list[str]:
-    out = [
-        "CREATE FUNCTION scoring_refresh_ticket(tid uuid, not_sent boolean) RETURNS void "
-        "LANGUAGE plpgsql AS $$ BEGIN "
-        + recompute("tid")
-        + "; IF not_sent THEN "
-        + "; ".join(recompute_not_sent("tid"))
-        + "; END IF; END $$"
-    ]
-    for table, watched, ticket in WATCHED:
-        new, old = ticket.format(row="NEW"), ticket.format(row="OLD")
-        both = "true" if table in NOT_SENT_TABLES else "false"
-        old, new = f"{old}, {both}", f"{new}, {both}"
+    out = []
+    for table, watched, key, source in WATCHED:
         out.append(
-            f"CREATE FUNCTION scoring_on_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"CREATE FUNCTION scoring_dirty_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ "
             "BEGIN "
-            f"IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND {ticket.format(row='OLD')} "
-            f"IS DISTINCT FROM {ticket.format(row='NEW')}) "
-            f"THEN PERFORM scoring_refresh_ticket({old}); END IF; "
-            f"IF TG_OP <> 'DELETE' THEN PERFORM scoring_refresh_ticket({new}); END IF; "
+            f"IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.{key} IS DISTINCT FROM NEW.{key}) "
+            f"THEN {_mark(source, 'OLD')}; END IF; "
+            f"IF TG_OP <> 'DELETE' THEN {_mark(source, 'NEW')}; END IF; "
             "RETURN NULL; END $$"
         )
-        # A deleted ticket takes its row with it (ON DELETE CASCADE): no delete trigger.
+        # A deleted ticket takes its rows with it (ON DELETE CASCADE): no delete trigger.
         on = "INSERT OR UPDATE" if table == "tickets" else "INSERT OR DELETE OR UPDATE"
         out.append(
-            f"CREATE TRIGGER scoring_rollup AFTER {on} OF {watched} "
-            f"ON {table} FOR EACH ROW EXECUTE FUNCTION scoring_on_{table}()"
+            f"CREATE TRIGGER scoring_dirty AFTER {on} OF {watched} "
+            f"ON {table} FOR EACH ROW EXECUTE FUNCTION scoring_dirty_{table}()"
         )
     return out
 
 
 def postgresql_drop() -> list[str]:
     out = []
-    for table, _, _ in WATCHED:
-        out.append(f"DROP TRIGGER IF EXISTS scoring_rollup ON {table}")
-        out.append(f"DROP FUNCTION IF EXISTS scoring_on_{table}()")
-    out.append("DROP FUNCTION IF EXISTS scoring_refresh_ticket(uuid, boolean)")
+    for table, *_ in WATCHED:
+        out.append(f"DROP TRIGGER IF EXISTS scoring_dirty ON {table}")
+        out.append(f"DROP FUNCTION IF EXISTS scoring_dirty_{table}()")
     return out
 
 
 def sqlite_ddl() -> list[str]:
     out = []
-    for table, watched, ticket in WATCHED:
-        new, old = ticket.format(row="NEW"), ticket.format(row="OLD")
-        if table == "tickets":  # its id never changes; a deleted ticket's row cascades
+    for table, watched, key, source in WATCHED:
+        new, old = _mark(source, "NEW"), _mark(source, "OLD")
+        if table == "tickets":  # its id never changes; a deleted ticket's rows cascade
             events = [("insert", "INSERT", [new]), ("update", f"UPDATE OF {watched}", [new])]
         else:
+            moved = f" WHERE OLD.{key} IS NOT NEW.{key}"
+            if " WHERE " in source:
+                moved = f" AND OLD.{key} IS NOT NEW.{key}"
             events = [
                 ("insert", "INSERT", [new]),
                 ("delete", "DELETE", [old]),
-                ("update", f"UPDATE OF {watched}", [old, new]),
+                ("update", f"UPDATE OF {watched}", [old + moved, new]),
             ]
-        for name, event, tickets in events:
-            # A NULL ticket (the response went first) matches no row: nothing to do.
-            statements = []
-            for t in tickets:
-                statements.append(recompute(t))
-                if table in NOT_SENT_TABLES:
-                    statements += recompute_not_sent(t)
+        for name, event, statements in events:
             body = " ".join(f"{st};" for st in statements)
             out.append(
-                f"CREATE TRIGGER scoring_rollup_{table}_{name} AFTER {event} ON {table} "
+                f"CREATE TRIGGER scoring_dirty_{table}_{name} AFTER {event} ON {table} "
                 f"FOR EACH ROW BEGIN {body} END"
             )
     return out
@@ -243,16 +262,11 @@ def sqlite_ddl() -> list[str]:
 
 def sqlite_drop() -> list[str]:
     return [
-        f"DROP TRIGGER IF EXISTS scoring_rollup_{table}_{name}"
-        for table, _, _ in WATCHED
+        f"DROP TRIGGER IF EXISTS scoring_dirty_{table}_{name}"
+        for table, *_ in WATCHED
         for name in ("insert", "delete", "update")
         if not (table == "tickets" and name == "delete")
     ]
-
-
-def rebuild_all() -> list[str]:
-    """Both tables from scratch, e.g. after a bulk load with the triggers off."""
-    return [rebuild(), "DELETE FROM ticket_not_sent", _not_sent_insert("")]
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import dialect_name
 from app.feedback.scales import LOST_TIME_MINUTES, NEGATIVE_FACTORS, POSITIVE_FACTORS, SCALES
 from app.pagination import InvalidCursor, decode_cursor, encode_cursor
-from app.scoring import formulas
+from app.scoring import formulas, upkeep
 from app.scoring.models import SCALE_PREFIX, TicketNotSent, TicketScore
 from app.scoring.schemas import (
     CsatFigures,
@@ -155,6 +155,7 @@ async def aggregate(
 
     One scan of ticket_scores gives every count; where some requests were never sent, one scan
     of ticket_not_sent lists them by reason."""
+    await upkeep.catch_up(session)  # the tables include every change committed before this
     await prefer_custom_plans(session)
     s = TicketScore
     counted = [
@@ -280,6 +281,7 @@ def _intersect(filt: ScoreFilter, start: Any, end: Any) -> tuple[Any, Any]:
 
 async def resolved_days(session: AsyncSession, filt: ScoreFilter) -> tuple[date, date] | None:
     """The first and last local resolution days in scope, for a trend without a day range."""
+    await upkeep.catch_up(session)
     s = TicketScore
     stmt = select(func.min(s.resolved_at), func.max(s.resolved_at)).where(
         *ticket_conditions(filt, table=s)

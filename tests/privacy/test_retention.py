@@ -100,6 +100,15 @@ async def _rows(engine: AsyncEngine) -> None:
             )
             await _answered(s, ticket, when, f"comment {n}")
             await _event(s, connector.id, when, n)
+            s.add(  # a finished write-back carries the comment in its payload
+                Job(
+                    name="connectors.write_back",
+                    payload={"comment": f"comment {n}"},
+                    status="done",
+                    run_after=when,
+                    finished_at=when,
+                )
+            )
         await s.commit()
 
 
@@ -145,8 +154,10 @@ async def test_the_tick_enqueues_a_job_that_clears_old_data_and_keeps_figures(
         assert bodies[:2] == [0, 0] and bodies[2] > 0
         assert await _scores(s) == scores  # figures never change
         states = {st.kind: st for st in (await s.scalars(select(RetentionState)))}
+        written = select(Job.payload).where(Job.name == "connectors.write_back")
+        assert list(await s.scalars(written)) == [{"comment": "comment 2"}]
         assert {k: st.cleared_last for k, st in states.items()} == {
-            "comments": 2,
+            "comments": 4,  # two comments, two finished write-backs
             "identities": 4,  # two tickets, two requests
             "webhook_bodies": 2,
         }
@@ -171,13 +182,14 @@ async def test_zero_keeps_forever_and_a_backlog_is_worked_off_in_batches(
         monkeypatch.setattr(retention, "BATCH", 1)
         monkeypatch.setattr(retention, "MAX_BATCHES", 1)
         only_comments = RetentionSettings(comment_days=365, identity_days=0, webhook_body_days=0)
-        assert (await retention.apply(s, only_comments, NOW))["comments"] == 1
+        # One comment and one finished job per run: two runs, then nothing left.
+        assert (await retention.apply(s, only_comments, NOW))["comments"] == 2
         assert await retention.due(s, NOW, timedelta(hours=1))  # a backlog: run again
-        assert (await retention.apply(s, only_comments, NOW))["comments"] == 1
+        assert (await retention.apply(s, only_comments, NOW))["comments"] == 2
         assert (await retention.apply(s, only_comments, NOW))["comments"] == 0
         assert not await retention.due(s, NOW, timedelta(hours=1))
         state = await s.get(RetentionState, "comments")
-        assert state is not None and state.cleared_total == 2
+        assert state is not None and state.cleared_total == 4
 
 
 async def test_metrics_report_rows_cleared_and_the_last_run(

@@ -6,14 +6,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors.models import Connector
 from app.feedback.models import FeedbackRequest, Response, ResponseFactor
 from app.feedback.scales import LOST_TIME_MINUTES, factor_polarity
-from app.scoring import rollup
-from app.scoring.models import TicketScore
+from app.scoring import rollup, upkeep
+from app.scoring.models import TicketNotSent, TicketScore
 from app.tickets.models import Ticket
 
 
@@ -121,6 +121,28 @@ async def score_rows(session: AsyncSession) -> dict:
     for r in rows:
         session.expunge(r)
     return out
+
+
+async def not_sent_rows(session: AsyncSession) -> list[tuple]:
+    """ticket_not_sent as sorted tuples (its ids aside)."""
+    names = ["ticket_id", "status", "reason", "requests", *rollup.NOT_SENT_COLUMNS]
+    rows = (await session.execute(select(*(getattr(TicketNotSent, c) for c in names)))).all()
+    return sorted((tuple(r) for r in rows), key=repr)
+
+
+async def assert_exact(session: AsyncSession, *, catch_up: bool = True) -> dict:
+    """What a reader reads (after catching up, as every reader does) equals a rebuild of both
+    tables from scratch; returns the rebuilt ticket_scores."""
+    if catch_up:
+        await upkeep.catch_up(session)
+    kept, kept_not_sent = await score_rows(session), await not_sent_rows(session)
+    await session.execute(delete(TicketScore))
+    for statement in rollup.rebuild_all():
+        await session.execute(text(statement))
+    rebuilt = await score_rows(session)
+    assert kept == rebuilt
+    assert kept_not_sent == await not_sent_rows(session)
+    return rebuilt
 
 
 async def seed(session: AsyncSession, cases: list[Case]) -> list[Ticket]:

@@ -1,57 +1,23 @@
 """ticket_scores stays exactly what a rebuild from scratch gives, whatever happens to the
-feedback rows, on PostgreSQL and on SQLite (the triggers of migration 0004)."""
+feedback rows, on PostgreSQL and on SQLite (the queue of migration 0011, caught up on read)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import create_engine
 from app.feedback.models import FeedbackRequest, Response, ResponseFactor
-from app.scoring import rollup
-from app.scoring.models import TicketNotSent, TicketScore
+from app.scoring.models import TicketScore
 from app.tickets.models import Ticket
-from tests.conftest import rolled_back_session
-from tests.scoring.builders import FIXED, score_rows, seed
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-async def any_session(request, session: AsyncSession, sqlite_url: str) -> AsyncIterator:
-    if request.param == "postgresql":
-        yield session
-        return
-    engine = create_engine(sqlite_url)
-    async with rolled_back_session(engine) as s:
-        yield s
-    await engine.dispose()
-
-
-async def _not_sent(session: AsyncSession) -> list[tuple]:
-    names = ["ticket_id", "status", "reason", "requests", *rollup.NOT_SENT_COLUMNS]
-    rows = (await session.execute(select(*(getattr(TicketNotSent, c) for c in names)))).all()
-    return sorted((tuple(r) for r in rows), key=repr)
-
-
-async def _assert_exact(session: AsyncSession) -> dict:
-    kept, kept_not_sent = await score_rows(session), await _not_sent(session)
-    await session.execute(delete(TicketScore))
-    for statement in rollup.rebuild_all():
-        await session.execute(text(statement))
-    rebuilt = await score_rows(session)
-    assert kept == rebuilt
-    assert kept_not_sent == await _not_sent(session)
-    return rebuilt
+from tests.scoring.builders import FIXED, assert_exact, not_sent_rows, seed
 
 
 async def test_rollup_follows_every_change(any_session: AsyncSession) -> None:
     s = any_session
     tickets = await seed(s, FIXED)
-    first = await _assert_exact(s)
+    first = await assert_exact(s)
     assert len(first) == len(FIXED)  # every ticket has its row, feedback or not
-    assert sorted((r[1], r[2], r[3]) for r in await _not_sent(s)) == [
+    assert sorted((r[1], r[2], r[3]) for r in await not_sent_rows(s)) == [
         ("failed", "smtp 550", 1),
         ("suppressed", "fatigue", 1),
     ]
@@ -63,22 +29,22 @@ async def test_rollup_follows_every_change(any_session: AsyncSession) -> None:
         .where(FeedbackRequest.ticket_id == t10)
         .values(status_reason="smtp 451")
     )
-    await _assert_exact(s)
+    await assert_exact(s)
     await s.execute(
         update(FeedbackRequest)
         .where(FeedbackRequest.ticket_id == t10)
         .values(status="sent", status_reason=None, sent_at=tickets[9].resolved_at)
     )
-    after = await _assert_exact(s)
+    after = await assert_exact(s)
     assert (after[t10]["requests_sent"], after[t10]["requests_not_sent"]) == (1, 0)
-    assert [r[1] for r in await _not_sent(s)] == ["suppressed"]
+    assert [r[1] for r in await not_sent_rows(s)] == ["suppressed"]
     t1 = tickets[0].id
     assert first[t1]["responses"] == 1 and first[t1]["f_fast"] == 1
     assert first[t1]["requests_sent"] == 1 and first[t1]["s10_happy"] == 1
 
     r1 = await s.scalar(select(Response.id).where(Response.ticket_id == t1))
     await s.execute(update(Response).where(Response.id == r1).values(score=2, lost_minutes=720))
-    after = await _assert_exact(s)
+    after = await assert_exact(s)
     assert after[t1]["s10_unhappy"] == 1 and after[t1]["lost_720"] == 1
 
     await s.execute(
@@ -88,12 +54,12 @@ async def test_rollup_follows_every_change(any_session: AsyncSession) -> None:
     )
     s.add(ResponseFactor(response_id=r1, factor="slow", polarity="negative"))
     await s.flush()
-    after = await _assert_exact(s)
+    after = await assert_exact(s)
     assert (after[t1]["f_fast"], after[t1]["f_slow"], after[t1]["negative_responses"]) == (0, 1, 1)
 
     # A response judged automated afterwards stops counting, factors included.
     await s.execute(update(Response).where(Response.id == r1).values(automated=True))
-    after = await _assert_exact(s)
+    after = await assert_exact(s)
     assert after[t1]["responses"] == after[t1]["negative_responses"] == 0
 
     t2 = tickets[1].id
@@ -101,21 +67,21 @@ async def test_rollup_follows_every_change(any_session: AsyncSession) -> None:
         update(FeedbackRequest).where(FeedbackRequest.ticket_id == t2).values(sent_at=None)
     )
     await s.execute(delete(Response).where(Response.ticket_id == t2))
-    after = await _assert_exact(s)
+    after = await assert_exact(s)
     assert after[t2]["responses"] == after[t2]["requests_sent"] == 0
 
     # The ticket's own fields are copied, and follow its changes.
     await s.execute(update(Ticket).where(Ticket.id == t2).values(service="Phones", sla_met=False))
-    after = await _assert_exact(s)
+    after = await assert_exact(s)
     assert (after[t2]["service"], after[t2]["sla_known"], after[t2]["sla_met"]) == ("Phones", 1, 0)
 
     # Moving a response to another ticket updates both tickets' rows.
     t3, t4 = tickets[2].id, tickets[3].id
     await s.execute(update(Response).where(Response.ticket_id == t3).values(ticket_id=t4))
-    after = await _assert_exact(s)
+    after = await assert_exact(s)
     assert after[t4]["responses"] == 2
 
     await s.execute(delete(Ticket).where(Ticket.id == t4))
-    after = await _assert_exact(s)
+    after = await assert_exact(s)
     assert t4 not in after
     assert (await s.get(TicketScore, t4)) is None  # gone with its ticket
