@@ -117,11 +117,6 @@ async def test_erasure_needs_an_admin_key(
     assert answer.status_code == 403
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs feedback.service's suppression check to consult optout_keys.applied "
-    "(a hot-path file owned by another worker; see the privacy report)",
-)
 async def test_a_new_ticket_for_an_erased_person_who_opted_out_is_still_suppressed(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings, admin_headers: dict
 ) -> None:
