@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -14,12 +15,16 @@ from app.db import create_engine, make_sessionmaker
 from app.feedback.models import FeedbackRequest
 from app.privacy import erasure, export
 from app.tickets.models import Ticket
-from tests.conftest import make_settings
+from tests.conftest import make_settings, migrate
 from tests.connectors.conftest import make_connector, std_headers
 from tests.privacy.conftest import ADA, resolved_body
 
 
-async def test_erasure_and_export_on_sqlite(sqlite_url: str) -> None:
+async def test_erasure_and_export_on_sqlite(tmp_path: Path) -> None:
+    # A database of its own: this test commits, and the shared SQLite file must stay empty for
+    # the tests that compare figures on it.
+    sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'xpulse.db'}"
+    migrate(sqlite_url)
     settings = make_settings(sqlite_url)
     engine = create_engine(sqlite_url)
     sessions = make_sessionmaker(engine)
