@@ -348,6 +348,71 @@ async def test_concurrent_writers_drainers_and_readers(committed: AsyncEngine) -
         await s.rollback()
 
 
+async def _score(sessions, ticket_id: uuid.UUID, score: int) -> None:
+    async with sessions() as s:
+        await s.execute(update(Response).where(Response.ticket_id == ticket_id).values(score=score))
+        await s.commit()
+
+
+async def _until_a_backend_waits_on_a_lock(sessions) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        async with sessions() as s:
+            waiting = await s.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        if waiting:
+            return
+        assert time.monotonic() < deadline, "the drain never reached the held row"
+        await asyncio.sleep(0.02)
+
+
+async def test_an_older_computation_never_overwrites_a_newer_one(committed: AsyncEngine) -> None:
+    """Drain D1 takes tickets A and B, then is held up (another transaction holds A's row)
+    while an answer on B commits and drain D2 recomputes B. When D1 goes on, its figures for B
+    must not be the ones from before that answer: a drain locks its tickets' rows before it
+    reads (rollup.lock_rows), so D1 computes B only after D2 committed."""
+    sessions = make_sessionmaker(committed)
+    tickets = await _seed_committed(committed, [Case("2026-05-04T10:00", score=1)] * 2)
+    a, b = sorted(t.id for t in tickets)  # D1 locks in ticket order: A first
+    async with sessions() as s:
+        await upkeep.catch_up(s)
+        await s.commit()
+    await _score(sessions, a, 2)
+    await _score(sessions, b, 5)
+
+    async with sessions() as holder:
+        await holder.execute(
+            select(TicketScore.ticket_id).where(TicketScore.ticket_id == a).with_for_update()
+        )
+
+        async def first_drain() -> int:
+            async with sessions() as s:
+                n = await upkeep.drain_batch(s, skip_locked=True)
+                await s.commit()
+                return n
+
+        d1 = asyncio.create_task(first_drain())
+        await _until_a_backend_waits_on_a_lock(sessions)  # D1 took both changes, waits on A
+        await _score(sessions, b, 9)
+        async with sessions() as s:
+            # D2 takes the new change (D1's rows are skipped) and does not wait for D1.
+            assert await asyncio.wait_for(upkeep.drain_batch(s, skip_locked=True), 30) == 1
+            await s.commit()
+        await holder.rollback()
+    assert await asyncio.wait_for(d1, 30) == 2
+
+    async with sessions() as s:
+        assert await _queue(s) == []
+        rows = await score_rows(s)  # as stored: no catch-up
+        assert (rows[a]["s10_sum"], rows[b]["s10_sum"]) == (2, 9)
+        await assert_exact(s, catch_up=False)
+        await s.rollback()
+
+
 async def test_the_background_drain_empties_the_queue_within_its_bound(
     committed: AsyncEngine, pg_url: str
 ) -> None:
