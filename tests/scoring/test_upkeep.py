@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.db import dialect_name, make_sessionmaker
+from app.db import create_engine, dialect_name, make_sessionmaker
 from app.feedback.models import FeedbackRequest, Response, ResponseFactor
 from app.feedback.scales import factor_polarity
 from app.http import make_http_client
@@ -26,7 +26,7 @@ from app.scoring import service, upkeep
 from app.scoring.models import ScoringDirty, TicketScore
 from app.scoring.schemas import ScoreFilter
 from app.tickets.models import Ticket
-from tests.conftest import make_settings
+from tests.conftest import make_settings, migrate
 from tests.scoring.builders import (
     FIXED,
     Case,
@@ -238,6 +238,28 @@ async def test_drains_work_in_bounded_batches(
     assert await upkeep.catch_up(s) == waiting - 4  # batch after batch, to the end
     assert await _queue(s) == []
     await assert_exact(s, catch_up=False)
+
+
+async def test_the_background_drain_on_sqlite(tmp_path) -> None:
+    """The quick start's database: the same drain, committed batch after batch."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'drain.db'}"
+    await asyncio.to_thread(migrate, url)
+    engine = create_engine(url)
+    try:
+        sessions = make_sessionmaker(engine)
+        async with sessions() as s:
+            await seed(s, FIXED)
+            await s.commit()
+            waiting = await upkeep.queued(s)
+        assert waiting >= len(FIXED)
+        settings = make_settings(url)
+        assert await upkeep.drain_in_background(sessions, settings) == waiting
+        async with sessions() as s:
+            assert await upkeep.queued(s) == 0
+            assert len(await assert_exact(s, catch_up=False)) == len(FIXED)
+            await s.rollback()
+    finally:
+        await engine.dispose()
 
 
 # --- PostgreSQL: real transactions side by side -------------------------------------------
