@@ -435,6 +435,70 @@ async def test_an_older_computation_never_overwrites_a_newer_one(committed: Asyn
         await s.rollback()
 
 
+async def test_the_background_drain_gives_way_to_a_reader(committed: AsyncEngine) -> None:
+    """A reader's catch-up holds its tickets' rows until its request ends; the background drain
+    does not queue behind it (the reader may be waiting for the drain's own queue rows): it
+    gives its batch back and the next tick goes on."""
+    sessions = make_sessionmaker(committed)
+    settings = make_settings("postgresql+asyncpg://unused")
+    (ticket,) = await _seed_committed(committed, [Case("2026-05-05T10:00", score=4)])
+    async with sessions() as s:
+        await upkeep.catch_up(s)
+        await s.commit()
+    await _score(sessions, ticket.id, 8)
+    async with sessions() as reader:
+        await reader.execute(
+            select(TicketScore.ticket_id)
+            .where(TicketScore.ticket_id == ticket.id)
+            .with_for_update()
+        )
+        assert await asyncio.wait_for(upkeep.drain_in_background(sessions, settings), 30) == 0
+        await reader.rollback()
+    async with sessions() as s:
+        assert await upkeep.queued(s) == 1  # given back, not lost
+    assert await upkeep.drain_in_background(sessions, settings) == 1
+    async with sessions() as s:
+        assert (await score_rows(s))[ticket.id]["s10_sum"] == 8
+        await s.rollback()
+
+
+async def test_a_reader_chosen_as_deadlock_victim_retries_its_batch(
+    committed: AsyncEngine,
+) -> None:
+    """A reader's catch-up holds the queue rows of its batch while it waits for a ticket's row;
+    when the other side then waits for those queue rows, PostgreSQL picks the reader (it waited
+    first) as the deadlock's victim. The reader gives back only that batch (a savepoint),
+    retries, and its figures are still exact."""
+    sessions = make_sessionmaker(committed)
+    (ticket,) = await _seed_committed(committed, [Case("2026-05-06T10:00", score=4)])
+    async with sessions() as s:
+        await upkeep.catch_up(s)
+        await s.commit()
+    await _score(sessions, ticket.id, 10)
+
+    async def read() -> int:
+        async with sessions() as r:
+            figures = await service.summary(r, ScoreFilter(), hourly_cost=0)
+            await r.commit()
+        return figures.happiness.happy
+
+    async with sessions() as other:
+        queued_id = await other.scalar(select(ScoringDirty.id))
+        await other.execute(
+            select(TicketScore.ticket_id)
+            .where(TicketScore.ticket_id == ticket.id)
+            .with_for_update()
+        )
+        reader = asyncio.create_task(read())
+        await _until_a_backend_waits_on_a_lock(sessions)  # the reader, on the ticket's row
+        take_queue_row = (
+            select(ScoringDirty.id).where(ScoringDirty.id == queued_id).with_for_update()
+        )
+        assert await asyncio.wait_for(other.scalar(take_queue_row), 30) == queued_id
+        await other.rollback()
+    assert await asyncio.wait_for(reader, 30) == 1
+
+
 async def test_the_background_drain_empties_the_queue_within_its_bound(
     committed: AsyncEngine, pg_url: str
 ) -> None:
