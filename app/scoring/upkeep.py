@@ -35,7 +35,7 @@ BATCH = 2000  # queued changes per drain transaction: bounded work and locks
 # docs/scoring.md's bound: with the ticker running, a change is in the stored tables within
 # XPULSE_SCORING__DRAIN_SECONDS plus this, while fewer than BATCH changes wait (one batch takes
 # about 0.1 s on PostgreSQL here; the rest is room for a busy machine).
-PASS_BOUND_SECONDS = 2.0
+PASS_BOUND_SECONDS = 5.0
 # The background drain gives way to readers: rather than wait on a ticket row a reader's
 # catch-up holds until its request ends (a reader may in turn wait on the drain's queue rows),
 # it rolls back and retries on the next tick. Below PostgreSQL's deadlock_timeout (1 s).
@@ -165,6 +165,9 @@ async def drain_in_background(
 ) -> int:
     """One tick: drain batch after batch, each in its own short transaction, until the queue
     has less than a batch left. Returns the number of queue rows taken."""
+    async with sessionmaker() as session:  # an idle tick: one tiny query, no write
+        if (await session.execute(_statements(dialect_name(session)).newest)).scalar() is None:
+            return 0
     total = 0
     while True:
         async with sessionmaker() as session:

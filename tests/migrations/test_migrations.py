@@ -9,11 +9,13 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text, update
 
 from app.db import create_engine, make_sessionmaker
+from app.feedback.models import Response
 from app.migrate import alembic_config, head_revision
 from app.models import Base
+from app.scoring import rollup, upkeep
 from tests.scoring.builders import FIXED, score_rows, seed
 from tests.support.postgres import run_blocking
 
@@ -96,3 +98,50 @@ async def test_rebuilt_ticket_scores_keeps_its_rows_and_triggers(blank_url: str)
 
 async def _to_thread(func, *args):
     return await asyncio.to_thread(run_blocking, func, *args)
+
+
+async def test_scoring_queue_replaces_the_recompute_triggers_and_back(blank_url: str) -> None:
+    """0011: rows computed by 0004's triggers are kept; afterwards a write only queues its
+    ticket (catch-up makes the rows exact). The downgrade brings the recompute triggers back and
+    rebuilds, so changes still queued are in the rows."""
+    cfg = alembic_config(blank_url)
+    await _to_thread(command.upgrade, cfg, "0010")
+    engine = create_engine(blank_url)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            tickets = await seed(s, FIXED[:4])
+            await s.commit()
+            before = await score_rows(s)
+        assert len(before) == 4
+
+        await _to_thread(command.upgrade, cfg, "0011")
+        async with make_sessionmaker(engine)() as s:
+            assert await score_rows(s) == before  # nothing rebuilt, nothing lost
+            first = tickets[0].id
+            await s.execute(update(Response).where(Response.ticket_id == first).values(score=0))
+            await s.commit()
+            assert await score_rows(s) == before  # queued, not recomputed
+            assert await upkeep.queued(s) == 1
+            await s.commit()
+            await upkeep.catch_up(s)
+            assert (await score_rows(s))[first]["s10_unhappy"] == 1
+            await s.commit()
+            await s.execute(update(Response).where(Response.ticket_id == first).values(score=10))
+            await s.commit()  # left in the queue for the downgrade
+
+        await _to_thread(command.downgrade, cfg, "0010")
+        async with make_sessionmaker(engine)() as s:
+            assert (await score_rows(s))[first]["s10_happy"] == 1  # rebuilt on the way down
+            await s.execute(update(Response).where(Response.ticket_id == first).values(score=3))
+            await s.commit()
+            assert (await score_rows(s))[first]["s10_unhappy"] == 1  # a trigger recomputed it
+            tables = await s.run_sync(lambda ss: inspect(ss.connection()).get_table_names())
+            assert "scoring_dirty" not in tables
+            # Rebuilt from scratch (the queue's statement aside: no queue at 0010), the same.
+            kept = await score_rows(s)
+            await s.execute(text("DELETE FROM ticket_scores"))
+            for statement in rollup.rebuild_all()[1:]:
+                await s.execute(text(statement))
+            assert await score_rows(s) == kept
+    finally:
+        await engine.dispose()

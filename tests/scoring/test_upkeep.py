@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.db import dialect_name, make_sessionmaker
+from app.db import create_engine, dialect_name, make_sessionmaker
 from app.feedback.models import FeedbackRequest, Response, ResponseFactor
 from app.feedback.scales import factor_polarity
 from app.http import make_http_client
@@ -26,7 +26,7 @@ from app.scoring import service, upkeep
 from app.scoring.models import ScoringDirty, TicketScore
 from app.scoring.schemas import ScoreFilter
 from app.tickets.models import Ticket
-from tests.conftest import make_settings
+from tests.conftest import make_settings, migrate
 from tests.scoring.builders import (
     FIXED,
     Case,
@@ -240,6 +240,28 @@ async def test_drains_work_in_bounded_batches(
     await assert_exact(s, catch_up=False)
 
 
+async def test_the_background_drain_on_sqlite(tmp_path) -> None:
+    """The quick start's database: the same drain, committed batch after batch."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'drain.db'}"
+    await asyncio.to_thread(migrate, url)
+    engine = create_engine(url)
+    try:
+        sessions = make_sessionmaker(engine)
+        async with sessions() as s:
+            await seed(s, FIXED)
+            await s.commit()
+            waiting = await upkeep.queued(s)
+        assert waiting >= len(FIXED)
+        settings = make_settings(url)
+        assert await upkeep.drain_in_background(sessions, settings) == waiting
+        async with sessions() as s:
+            assert await upkeep.queued(s) == 0
+            assert len(await assert_exact(s, catch_up=False)) == len(FIXED)
+            await s.rollback()
+    finally:
+        await engine.dispose()
+
+
 # --- PostgreSQL: real transactions side by side -------------------------------------------
 
 
@@ -346,6 +368,135 @@ async def test_concurrent_writers_drainers_and_readers(committed: AsyncEngine) -
         await assert_exact(s)
         assert await _queue(s) == []
         await s.rollback()
+
+
+async def _score(sessions, ticket_id: uuid.UUID, score: int) -> None:
+    async with sessions() as s:
+        await s.execute(update(Response).where(Response.ticket_id == ticket_id).values(score=score))
+        await s.commit()
+
+
+async def _until_a_backend_waits_on_a_lock(sessions) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        async with sessions() as s:
+            waiting = await s.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        if waiting:
+            return
+        assert time.monotonic() < deadline, "the drain never reached the held row"
+        await asyncio.sleep(0.02)
+
+
+async def test_an_older_computation_never_overwrites_a_newer_one(committed: AsyncEngine) -> None:
+    """Drain D1 takes tickets A and B, then is held up (another transaction holds A's row)
+    while an answer on B commits and drain D2 recomputes B. When D1 goes on, its figures for B
+    must not be the ones from before that answer: a drain locks its tickets' rows before it
+    reads (rollup.lock_rows), so D1 computes B only after D2 committed."""
+    sessions = make_sessionmaker(committed)
+    tickets = await _seed_committed(committed, [Case("2026-05-04T10:00", score=1)] * 2)
+    a, b = sorted(t.id for t in tickets)  # D1 locks in ticket order: A first
+    async with sessions() as s:
+        await upkeep.catch_up(s)
+        await s.commit()
+    await _score(sessions, a, 2)
+    await _score(sessions, b, 5)
+
+    async with sessions() as holder:
+        await holder.execute(
+            select(TicketScore.ticket_id).where(TicketScore.ticket_id == a).with_for_update()
+        )
+
+        async def first_drain() -> int:
+            async with sessions() as s:
+                n = await upkeep.drain_batch(s, skip_locked=True)
+                await s.commit()
+                return n
+
+        d1 = asyncio.create_task(first_drain())
+        await _until_a_backend_waits_on_a_lock(sessions)  # D1 took both changes, waits on A
+        await _score(sessions, b, 9)
+        async with sessions() as s:
+            # D2 takes the new change (D1's rows are skipped) and does not wait for D1.
+            assert await asyncio.wait_for(upkeep.drain_batch(s, skip_locked=True), 30) == 1
+            await s.commit()
+        await holder.rollback()
+    assert await asyncio.wait_for(d1, 30) == 2
+
+    async with sessions() as s:
+        assert await _queue(s) == []
+        rows = await score_rows(s)  # as stored: no catch-up
+        assert (rows[a]["s10_sum"], rows[b]["s10_sum"]) == (2, 9)
+        await assert_exact(s, catch_up=False)
+        await s.rollback()
+
+
+async def test_the_background_drain_gives_way_to_a_reader(committed: AsyncEngine) -> None:
+    """A reader's catch-up holds its tickets' rows until its request ends; the background drain
+    does not queue behind it (the reader may be waiting for the drain's own queue rows): it
+    gives its batch back and the next tick goes on."""
+    sessions = make_sessionmaker(committed)
+    settings = make_settings("postgresql+asyncpg://unused")
+    (ticket,) = await _seed_committed(committed, [Case("2026-05-05T10:00", score=4)])
+    async with sessions() as s:
+        await upkeep.catch_up(s)
+        await s.commit()
+    await _score(sessions, ticket.id, 8)
+    async with sessions() as reader:
+        await reader.execute(
+            select(TicketScore.ticket_id)
+            .where(TicketScore.ticket_id == ticket.id)
+            .with_for_update()
+        )
+        assert await asyncio.wait_for(upkeep.drain_in_background(sessions, settings), 30) == 0
+        await reader.rollback()
+    async with sessions() as s:
+        assert await upkeep.queued(s) == 1  # given back, not lost
+    assert await upkeep.drain_in_background(sessions, settings) == 1
+    async with sessions() as s:
+        assert (await score_rows(s))[ticket.id]["s10_sum"] == 8
+        await s.rollback()
+
+
+async def test_a_reader_chosen_as_deadlock_victim_retries_its_batch(
+    committed: AsyncEngine,
+) -> None:
+    """A reader's catch-up holds the queue rows of its batch while it waits for a ticket's row;
+    when the other side then waits for those queue rows, PostgreSQL picks the reader (it waited
+    first) as the deadlock's victim. The reader gives back only that batch (a savepoint),
+    retries, and its figures are still exact."""
+    sessions = make_sessionmaker(committed)
+    (ticket,) = await _seed_committed(committed, [Case("2026-05-06T10:00", score=4)])
+    async with sessions() as s:
+        await upkeep.catch_up(s)
+        await s.commit()
+    await _score(sessions, ticket.id, 10)
+
+    async def read() -> int:
+        async with sessions() as r:
+            figures = await service.summary(r, ScoreFilter(), hourly_cost=0)
+            await r.commit()
+        return figures.happiness.happy
+
+    async with sessions() as other:
+        queued_id = await other.scalar(select(ScoringDirty.id))
+        await other.execute(
+            select(TicketScore.ticket_id)
+            .where(TicketScore.ticket_id == ticket.id)
+            .with_for_update()
+        )
+        reader = asyncio.create_task(read())
+        await _until_a_backend_waits_on_a_lock(sessions)  # the reader, on the ticket's row
+        take_queue_row = (
+            select(ScoringDirty.id).where(ScoringDirty.id == queued_id).with_for_update()
+        )
+        assert await asyncio.wait_for(other.scalar(take_queue_row), 30) == queued_id
+        await other.rollback()
+    assert await asyncio.wait_for(reader, 30) == 1
 
 
 async def test_the_background_drain_empties_the_queue_within_its_bound(
