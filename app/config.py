@@ -122,6 +122,16 @@ class ScoringSettings(BaseModel):
     drain_seconds: float = Field(1.0, gt=0)
 
 
+class ActionsSettings(BaseModel):
+    # Alert rules (docs/actions.md): how often answers are evaluated, and how old a change
+    # must be before it is read, so a transaction still open cannot commit behind the
+    # watermark. An alert follows an answer within evaluate + settle seconds plus a job tick.
+    evaluate_seconds: float = Field(10.0, gt=0)
+    settle_seconds: float = Field(5.0, ge=0)
+    max_age_hours: float = Field(24.0, gt=0)  # answers older than this never alert (first start)
+    batch_size: int = Field(500, ge=1)  # answers read per evaluation pass
+
+
 class RetentionSettings(BaseModel):
     """How long personal data is kept (docs/privacy.md); 0 or empty keeps it forever. Scores,
     factors and lost time are never cleared: figures do not change."""
@@ -171,6 +181,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    actions: ActionsSettings = Field(default_factory=ActionsSettings)
 
     @model_validator(mode="after")
     def _someone_can_sign_in(self) -> Settings:
