@@ -17,6 +17,7 @@ from app.config import Settings
 from app.connectors import (
     ingest,
     lanes,  # noqa: F401 - a worker-only process registers the lane kind
+    notes,
     service,
 )
 from app.connectors.models import Connector, InboundStatus
@@ -28,7 +29,7 @@ from app.feedback.models import Response as FeedbackResponse
 from app.jobs import queue
 from app.jobs.registry import JobContext, TransientError, handler, periodic
 from app.tickets import service as tickets_service
-from app.tickets.events import PostComment, WriteBack
+from app.tickets.events import PostComment, PostNote, WriteBack
 
 log = logging.getLogger("xpulse.connectors")
 LOOKUP_ATTEMPTS = 5
@@ -66,6 +67,15 @@ async def post_comment(ctx: JobContext, payload: PostComment) -> None:
         return
     await kind.post_comment(ctx.http, config, payload)
     await feedback_service.mark_delivered(ctx.session, request_id=request.id, now=ctx.now)
+
+
+@handler("connectors.post_note", payload=PostNote)
+async def post_note(ctx: JobContext, payload: PostNote) -> None:
+    """An alert rule's internal note on the ticket (app/connectors/notes.py: at most once)."""
+    connector = await ctx.session.get(Connector, payload.ticket.connector_id)
+    if connector is None:
+        return
+    await notes.post(ctx.http, service.to_config(connector), payload)
 
 
 def no_comment_reason(connector: Connector) -> str:

@@ -56,3 +56,13 @@ class PostComment(BaseModel):
     request_id: uuid.UUID
     text: str  # plain text with one link per score
     links: dict[str, str]  # score -> one-click URL
+
+
+class PostNote(BaseModel):
+    """`connectors.post_note`: an internal note (ServiceNow work note, Jira internal comment)
+    that an alert rule adds to the answer's ticket; `ref` is in the text, so a retry that finds
+    it there writes nothing twice."""
+
+    ticket: TicketRef
+    ref: str  # letters and digits only: ServiceNow looks it up in an encoded query
+    text: str
