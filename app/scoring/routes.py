@@ -18,7 +18,7 @@ from app.auth.deps import AdminKey, ReadKey
 from app.clock import utcnow
 from app.db import SessionDep, get_session
 from app.pagination import Page
-from app.scoring import exports, insights, privacy, service, xla
+from app.scoring import exports, followups, insights, privacy, service, xla
 from app.scoring.dashboard import public_router
 from app.scoring.docs import described
 from app.scoring.privacy import PrivacyDep
@@ -67,7 +67,10 @@ async def get_scores(
     """Experience scores for a filter."""
     p.check(filt)
     figures, factors = await service.summary_and_factors(session, filt, hourly_cost=cost)
-    return privacy.summary(p, filt, figures, factors)
+    summary = privacy.summary(p, filt, figures, factors)
+    if isinstance(summary, ScoreSummary):  # follow-ups of a hidden group stay hidden too
+        summary.followups = await followups.figures(session, filt)
+    return summary
 
 
 @router.get("/scores/breakdown", response_model=Breakdown, responses=privacy.AGENT_OFF_RESPONSE)

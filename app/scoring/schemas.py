@@ -145,10 +145,23 @@ class HiddenFactorList(BaseModel):
     hidden: str = HIDDEN
 
 
+class FollowupFigures(BaseModel):
+    """Follow-ups of unhappy answers that matched an alert rule (docs/actions.md)."""
+
+    opened: int = Field(description="Follow-ups of answers on tickets in scope.")
+    acknowledged: int = Field(description="Of those, acknowledged and not yet closed.")
+    closed: int
+    rate: float | None = Field(description="Follow-up rate: closed ÷ opened, 0…1.")
+    median_hours_to_close: float | None = Field(
+        description="Median hours from opening to closing, of the closed ones."
+    )
+
+
 class ScoreSummary(BaseModel):
     filter: ScoreFilter
     figures: ScoreFigures
     factors: FactorList
+    followups: FollowupFigures | None = None
 
 
 class HiddenSummary(BaseModel):
