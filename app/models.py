@@ -1,5 +1,6 @@
 """Every domain's models in one metadata, for Alembic and the tests."""
 
+from app.actions.models import AlertFiring, AlertRule, Digest, DigestSend, Followup, Watermark
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey, DashboardSession
 from app.connectors.models import Connector, InboundEvent
@@ -11,6 +12,12 @@ from app.scoring.models import XlaTarget
 from app.tickets.models import Ticket
 
 __all__ = [
+    "AlertFiring",
+    "AlertRule",
+    "Digest",
+    "DigestSend",
+    "Followup",
+    "Watermark",
     "ApiKey",
     "AuditEvent",
     "Base",
