@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
@@ -11,7 +12,8 @@ class LineChart:
     height: int
     line: list[str] = field(default_factory=list)  # "x,y" runs, split where data is missing
     band: str = ""  # polygon points of the 95% margin
-    dots: list[tuple[float, float, str]] = field(default_factory=list)  # x, y, title
+    # x, y, title, and the link to the period's tickets
+    dots: list[tuple[float, float, str, str | None]] = field(default_factory=list)
     y_ticks: list[tuple[float, str]] = field(default_factory=list)
     x_labels: list[tuple[float, str]] = field(default_factory=list)
     zero_y: float = 0.0
@@ -28,8 +30,13 @@ def line_chart(
     lo: float = -100,
     hi: float = 100,
     every: int = 1,
+    unit: str | None = None,
+    hrefs: list[str | None] | None = None,
 ) -> LineChart:
-    """A line of values (None = no data) with an optional ± margin band on a fixed y range."""
+    """A line of values (None = no data) with an optional ± margin band on a fixed y range.
+
+    Without `unit` values are signed with one decimal (happiness); with it, plain numbers
+    followed by the unit. `hrefs[i]` is where point i's dot leads."""
     chart = LineChart(width, height)
     inner_w, inner_h = width - PAD_L - PAD_R, height - PAD_T - PAD_B
     n = max(len(points), 1)
@@ -42,7 +49,7 @@ def line_chart(
         return round(PAD_T + inner_h * (hi - v) / (hi - lo), 1)
 
     chart.zero_y = y(0) if lo <= 0 <= hi else y(lo)
-    chart.y_ticks = [(y(v), f"{v:+g}" if v else "0") for v in _ticks(lo, hi)]
+    chart.y_ticks = [(y(v), f"{v:+g}" if v and unit is None else f"{v:g}") for v in _ticks(lo, hi)]
     step = max(1, every, -(-n // 12))  # at most about 12 labels
     chart.x_labels = [(x(i), label) for i, (label, _, _) in enumerate(points) if i % step == 0]
     run: list[str] = []
@@ -55,10 +62,15 @@ def line_chart(
             run = []
             continue
         run.append(f"{x(i)},{y(value)}")
-        chart.dots.append((x(i), y(value), f"{label}: {value:+.1f}"))
+        text = f"{value:+.1f}" if unit is None else f"{value:g}{unit}"
         if margin is not None:
+            # y() clips to the scale, so the band and the text stop at −100 and +100.
             upper.append(f"{x(i)},{y(value + margin)}")
             lower.insert(0, f"{x(i)},{y(value - margin)}")
+            low, high = max(value - margin, lo), min(value + margin, hi)
+            text += f" (95%: {low:+.1f} to {high:+.1f})"
+        href = hrefs[i] if hrefs and i < len(hrefs) else None
+        chart.dots.append((x(i), y(value), f"{label}: {text}", href))
     if run:
         chart.line.append(" ".join(run))
     if upper:
@@ -66,9 +78,21 @@ def line_chart(
     return chart
 
 
+def nice_max(values: list[float], floor: float = 10) -> float:
+    """The smallest 1, 2 or 5 × 10ⁿ at or above every value (and `floor`): a y-axis top."""
+    top = max([floor, *values])
+    scale = 10 ** math.floor(math.log10(top))
+    for step in (1, 2, 5, 10):
+        if step * scale >= top:
+            return float(step * scale)
+    return float(10 * scale)  # unreachable: 10 × scale > top
+
+
 def _ticks(lo: float, hi: float) -> list[float]:
     span = hi - lo
     step = 50 if span >= 150 else 25 if span >= 60 else 10
+    if span > 200:  # volume or hours: about five ticks
+        step = nice_max([span / 5], floor=1)
     first = -(-lo // step) * step
     out, v = [], first
     while v <= hi:
@@ -86,6 +110,7 @@ class Bar:
     y: float
     width: float
     tone: str  # good | neutral | bad | none
+    href: str | None = None  # the tickets behind the bar
 
 
 @dataclass
@@ -108,9 +133,11 @@ def bar_chart(
     row_h: int = 22,
     good_from: float = 30,
     bad_below: float = 0,
+    hrefs: list[str | None] | None = None,
 ) -> BarChart:
-    """Horizontal bars from zero (or `lo`) to each value; a missing value draws no bar."""
-    plot_w = width - label_w - 110  # room for the value text on the right
+    """Horizontal bars from zero (or `lo`) to each value; a missing value draws no bar.
+    `hrefs[i]` is where row i leads."""
+    plot_w = width - label_w - 130  # room for the value text on the right
     base = 0 if lo <= 0 <= hi else lo
 
     def px(v: float) -> float:
@@ -121,12 +148,12 @@ def bar_chart(
     bars = []
     for i, (label, value, text) in enumerate(rows):
         y = i * row_h + 4
+        href = hrefs[i] if hrefs and i < len(hrefs) else None
         if value is None:
-            bars.append(Bar(label, None, text, zero, y, 0, "none"))
+            bars.append(Bar(label, None, text, zero, y, 0, "none"))  # hidden: no link either
             continue
         end = px(value)
         tone = "good" if value >= good_from else "bad" if value < bad_below else "neutral"
-        bars.append(
-            Bar(label, value, text, round(min(zero, end), 1), y, round(abs(end - zero), 1), tone)
-        )
+        x, width = round(min(zero, end), 1), round(abs(end - zero), 1)
+        bars.append(Bar(label, value, text, x, y, width, tone, href))
     return BarChart(width, max(len(rows), 1) * row_h + 8, label_w, zero, bars, row_h)

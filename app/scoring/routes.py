@@ -18,14 +18,17 @@ from app.auth.deps import AdminKey, ReadKey
 from app.clock import utcnow
 from app.db import SessionDep, get_session
 from app.pagination import Page
-from app.scoring import exports, followups, insights, privacy, service, xla
+from app.scoring import comments, exports, followups, insights, privacy, service, xla
 from app.scoring.dashboard import public_router
 from app.scoring.docs import described
 from app.scoring.privacy import PrivacyDep
 from app.scoring.schemas import (
+    Answer,
+    AnswerBand,
     Breakdown,
     Dimension,
     FactorList,
+    HiddenAnswers,
     HiddenFactorList,
     HiddenSummary,
     Interval,
@@ -256,6 +259,45 @@ async def get_watermelon(
     return JSONResponse(found.model_dump(mode="json", exclude={"tickets": {"__all__": {"agent"}}}))
 
 
+# --- comments ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/comments",
+    response_model=Page[Answer] | HiddenAnswers,
+    responses=privacy.AGENT_OFF_RESPONSE,
+    tags=["insights"],
+)
+async def list_comments(
+    session: SessionDep,
+    _: ReadKey,
+    filt: Filter,
+    p: PrivacyDep,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Text the comment contains (any case).")
+    ] = None,
+    band: Annotated[AnswerBand | None, Query(description="Only answers in this band.")] = None,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page[Answer] | HiddenAnswers | JSONResponse:
+    """Counted comments for a filter with their score, band and ticket, newest first."""
+    p.check(filt)
+    if p.names_group(filt) is not None:
+        figures = await service.summary(session, filt, hourly_cost=0.0)
+        if p.hides(filt, None, figures.responses):
+            return HiddenAnswers(filter=filt, hidden=p.reason)
+    items, next_cursor = await comments.answers(
+        session, filt, band=band, q=q or None, comments_only=True, cursor=cursor, limit=limit
+    )
+    found = Page[Answer](items=items, next_cursor=next_cursor)
+    if p.agent_figures:
+        return found
+    # The agent field is removed, not just emptied (as on the watermelon tickets).
+    return JSONResponse(
+        found.model_dump(mode="json", exclude={"items": {"__all__": {"ticket": {"agent"}}}})
+    )
+
+
 async def _stream(
     session: AsyncSession, filt: ScoreFilter, fmt: str, p: privacy.Privacy
 ) -> AsyncIterator[str]:
@@ -311,6 +353,7 @@ DEFINED: dict[str, tuple[str, ...]] = {
     "get_xla": ("xla",),
     "update_xla": ("xla",),
     "get_watermelon": ("watermelon", "sla", "happiness", "time"),
+    "list_comments": ("empty", "time"),
     "export_csv": ("export",),
     "export_jsonl": ("export",),
 }

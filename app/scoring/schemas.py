@@ -324,3 +324,52 @@ class Watermelon(BaseModel):
     groups: list[WatermelonGroup | HiddenWatermelonGroup]
     tickets: list[WatermelonTicket]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page of tickets.")
+
+
+# --- answers and comments -------------------------------------------------------------------
+
+
+class AnswerBand(StrEnum):
+    """A response's band on its scale (docs/scoring.md, scales)."""
+
+    happy = "happy"
+    neutral = "neutral"
+    unhappy = "unhappy"
+
+
+class AnswerTicket(BaseModel):
+    ticket_id: uuid.UUID
+    number: str
+    url: str | None = Field(description="The ticket in its ITSM.")
+    service: str | None
+    assignment_group: str | None
+    category: str | None
+    priority: str | None
+    channel: str | None
+    agent: str | None = Field(
+        description="The assignee; absent with XPULSE_PRIVACY__AGENT_FIGURES=false."
+    )
+    resolved_at: datetime | None
+
+
+class Answer(BaseModel):
+    """One counted response with its ticket: what the dashboard's ticket and comment lists show."""
+
+    response_id: uuid.UUID
+    answered_at: datetime
+    score: int
+    scale: str
+    band: AnswerBand
+    normalised_score: float = Field(description="(score − min) ÷ (max − min) × 100.")
+    lost_minutes: int | None
+    positive_factors: list[str]
+    negative_factors: list[str]
+    comment: str | None
+    ticket: AnswerTicket
+
+
+class HiddenAnswers(BaseModel):
+    """The comments of an agent, group or service with too few counted responses."""
+
+    filter: ScoreFilter
+    hidden: str = HIDDEN
