@@ -40,6 +40,7 @@ Every `/api/v1` route needs an API key sent as `Authorization: Bearer <key>`
 
 def load_handlers() -> None:
     """Import every domain's jobs module so their handlers register with app.jobs.registry."""
+    import app.actions.jobs
     import app.connectors.jobs
     import app.feedback.jobs  # noqa: F401
 

@@ -39,6 +39,8 @@ MAY_IMPORT = {
     "feedback": {"tickets", "feedback"},
     "connectors": {"tickets", "feedback", "connectors"},
     "scoring": {"tickets", "feedback", "scoring"},
+    # Acting on scores: reads scoring; asks connectors for ticket notes through a job.
+    "actions": {"tickets", "feedback", "scoring", "actions"},
 }
 
 
