@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -32,11 +33,12 @@ def line_chart(
     every: int = 1,
     unit: str | None = None,
     hrefs: list[str | None] | None = None,
+    describe: Callable[[float], str] | None = None,
 ) -> LineChart:
     """A line of values (None = no data) with an optional ± margin band on a fixed y range.
 
     Without `unit` values are signed with one decimal (happiness); with it, plain numbers
-    followed by the unit. `hrefs[i]` is where point i's dot leads."""
+    followed by the unit, or `describe(value)`. `hrefs[i]` is where point i's dot leads."""
     chart = LineChart(width, height)
     inner_w, inner_h = width - PAD_L - PAD_R, height - PAD_T - PAD_B
     n = max(len(points), 1)
@@ -63,6 +65,8 @@ def line_chart(
             continue
         run.append(f"{x(i)},{y(value)}")
         text = f"{value:+.1f}" if unit is None else f"{value:g}{unit}"
+        if describe is not None:
+            text = describe(value)
         if margin is not None:
             # y() clips to the scale, so the band and the text stop at −100 and +100.
             upper.append(f"{x(i)},{y(value + margin)}")

@@ -286,7 +286,8 @@ def trends(
             [(d.isoformat(), None if f is None else f.responses, None) for d, f in shown],
             lo=0,
             hi=charts.nice_max(volume),
-            unit=" responses",
+            unit="",
+            describe=lambda v: display.counted("n_responses", int(v)),
             hrefs=hrefs,
         ),
         "lost": charts.line_chart(

@@ -46,13 +46,10 @@ def margin_range(
 
 
 def signed(value: float | None) -> str:
-    """One decimal with its sign (happiness): "+25.0", "−3.5", "0.0"; "—" for no value."""
+    """One decimal with its sign (happiness): "+25.0", "-3.5"; "—" for no value."""
     if value is None:
         return "—"
-    value = round(value, 1)
-    if value == 0:
-        return "0.0"
-    return f"{value:+.1f}".replace("-", "−")
+    return f"{round(value, 1) + 0.0:+.1f}"  # + 0.0: never "-0.0"
 
 
 def one_decimal(value: float | None, suffix: str = "") -> str:
@@ -66,7 +63,7 @@ def percent(ratio: float | None) -> str:
 
 
 def happiness_range(value: float | None, margin: float | None) -> str:
-    """The 95% range as text, clipped to −100…+100: "−56.3 to +100.0"."""
+    """The 95% range as text, clipped to −100…+100: "-56.3 to +100.0"."""
     found = margin_range(value, margin)
     if found is None:
         return ""
@@ -79,8 +76,9 @@ def counted(key: str, count: int, **values: object) -> str:
 
 
 def low_sample_reason(responses: int) -> str | None:
-    """Why happiness is flagged: under 10 responses its margin is too wide to rely on."""
-    if not formulas.low_sample(responses):
+    """Why happiness is flagged: under 10 responses its margin is too wide to rely on (no
+    responses: no value, nothing to explain)."""
+    if not responses or not formulas.low_sample(responses):
         return None
     return (
         f"Low sample: fewer than {formulas.LOW_SAMPLE} responses "
