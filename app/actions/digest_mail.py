@@ -19,6 +19,11 @@ def _num(locale: str, value: float | None, suffix: str = "") -> str:
     return "–" if value is None else f"{i18n.format_number(locale, value)}{suffix}"
 
 
+def _one(value: float | None) -> float | None:
+    """One decimal, as the README shows figures."""
+    return None if value is None else round(value, 1)
+
+
 def _percent(locale: str, ratio: float | None) -> str:
     return _num(locale, None if ratio is None else round(ratio * 100, 1), "%")
 
@@ -77,8 +82,8 @@ def sections(c: Content) -> list[tuple[str, list[str]]]:
                 texts.t(
                     lang,
                     "lost_time_value",
-                    hours=_num(lang, f.lost_time.total_hours),
-                    minutes=_num(lang, f.lost_time.mean_minutes),
+                    hours=_num(lang, _one(f.lost_time.total_hours)),
+                    minutes=_num(lang, _one(f.lost_time.mean_minutes)),
                 ),
             ],
         ),
@@ -117,7 +122,6 @@ def build(c: Content, settings: Settings, to: list[str]) -> EmailMessage:
     message = mail.new_message(
         settings, to=to, subject=subject, idstring=f"digest.{c.digest.id}.{c.start}"
     )
-    message["Content-Language"] = lang
     # Machine-readable scope and period, for mail rules and for tests comparing figures.
     message["X-XPulse-Digest"] = f"{c.digest.id}; {c.start.isoformat()}/{c.end.isoformat()}"
     parts = sections(c)
@@ -140,4 +144,6 @@ def build(c: Content, settings: Settings, to: list[str]) -> EmailMessage:
         f'<p style="color:#6b7280;margin-top:24px">{html.escape(footer)}</p></body></html>'
     )
     message.add_alternative(document, subtype="html")
+    # After the parts: making the message multipart moves Content-* headers into its first part.
+    message["Content-Language"] = lang
     return message
