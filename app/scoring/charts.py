@@ -158,6 +158,6 @@ def bar_chart(
             continue
         end = px(value)
         tone = "good" if value >= good_from else "bad" if value < bad_below else "neutral"
-        x, width = round(min(zero, end), 1), round(abs(end - zero), 1)
-        bars.append(Bar(label, value, text, x, y, width, tone, href))
+        left, span = round(min(zero, end), 1), round(abs(end - zero), 1)
+        bars.append(Bar(label, value, text, left, y, span, tone, href))
     return BarChart(width, max(len(rows), 1) * row_h + 8, label_w, zero, bars, row_h)

@@ -157,6 +157,7 @@ async def gather(
             ],
             lo=0,
             hi=100,
+            label_w=250,  # factor labels are sentences
             good_from=0 if polarity == "positive" else 101,
             bad_below=101 if polarity == "negative" else -1,
             hrefs=[link("/dashboard/tickets", factor=f.factor) for f in shares[:7]],

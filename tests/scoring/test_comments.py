@@ -230,8 +230,14 @@ async def test_the_lists_without_agent_figures(client, read_headers, cases) -> N
 async def test_the_overview_shows_rounded_singular_and_reasoned_figures(
     client, read_headers, admin_headers, cases
 ) -> None:
+    body = {"name": "Everyone", "scope": "all", "min_happiness": 0}
+    assert (await client.post("/api/v1/xlas", json=body, headers=admin_headers)).status_code == 201
     await _sign_in(client, read_headers)
     page = (await client.get("/dashboard", params={**JAN, "service": L})).text
+    # The XLA is judged for this month, which has no answers: at risk, and the page says why.
+    xlas = page.split('id="xlas"')[1].split("</section>")[0]
+    assert '<span class="status at_risk">at risk</span>' in xlas
+    assert "At risk: 0 responses in this period, fewer than 10, too few to call it" in xlas
     # One counted response (faces-5, no lost time): singular words, a low-sample reason.
     assert "1 response on 1–5" in page and "1 responses" not in page
     assert "Low sample: fewer than 10 responses" not in page  # happiness has no 0–10 answer

@@ -124,3 +124,12 @@ def test_low_sample_reason() -> None:
     assert display.low_sample_reason(4) == (
         "Low sample: fewer than 10 responses (4 responses), so the margin is wide."
     )
+
+
+def test_bars_keep_the_chart_width_and_carry_their_links() -> None:
+    chart = charts.bar_chart(
+        [("Email", 25.0, "+25.0"), ("Laptop", None, "hidden")], width=460, hrefs=["/e", None]
+    )
+    assert chart.width == 460
+    assert [b.href for b in chart.bars] == ["/e", None]
+    assert chart.bars[0].width > 0 and chart.bars[1].value is None
