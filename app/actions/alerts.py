@@ -113,13 +113,19 @@ def _fields(rule: AlertRule) -> dict[str, Any]:
 
 async def lock_watermark(session: AsyncSession, name: str) -> Watermark | None:
     """The watermark row, locked for this transaction; None while another replica holds it."""
-    await insert_ignore(session, Watermark, name=name)
     stmt = (
         select(Watermark)
         .where(Watermark.name == name)
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     )
+    found = (await session.scalars(stmt)).one_or_none()
+    if found is not None:
+        return found
+    # Missing, or held: insert only then, as an insert that conflicts with an uncommitted row
+    # waits for it, while one that meets a committed row does nothing at once.
+    if await insert_ignore(session, Watermark, name=name) is None:
+        return None
     return (await session.scalars(stmt)).one_or_none()
 
 
