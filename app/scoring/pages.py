@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import web as auth_web
 from app.auth.models import Role
@@ -23,7 +24,7 @@ PAGE_SIZE = 50
 
 async def _answers_page(
     request: Request,
-    session: Any,
+    session: AsyncSession,
     template: str,
     *,
     band: str | None,

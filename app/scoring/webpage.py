@@ -73,8 +73,7 @@ def linker(filt: ScoreFilter, lang: str | None) -> Callable[..., str]:
         base["lang"] = lang
 
     def link(path: str, **over: Any) -> str:
-        query = {**base, **{k: v for k, v in over.items()}}
-        query = {k: str(v) for k, v in query.items() if v is not None}
+        query = {k: str(v) for k, v in {**base, **over}.items() if v is not None}
         return f"{path}?{urlencode(query)}" if query else path
 
     return link
