@@ -156,7 +156,7 @@ async def evaluate_answers(session: AsyncSession, settings: Settings, now: datet
     rows = (await session.execute(stmt)).all()
     if not rows:
         return 0
-    active = [r for r in await _answer_rules(session)]
+    active = await _answer_rules(session)
     factors = await _factors(session, [resp.id for resp, _ in rows]) if active else {}
     for response, ticket in rows:
         if response.automated or not active:
