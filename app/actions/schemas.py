@@ -5,8 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    field_validator,
+    model_validator,
+)
 
 from app.actions.models import XLA_CONDITIONS, Condition, DigestScope, FollowupStatus, Frequency
 from app.feedback.scales import NEGATIVE_FACTORS, POSITIVE_FACTORS
@@ -90,8 +99,26 @@ class RuleUpdate(BaseModel):
     actions: Actions | None = None
 
 
+class ChatTargetRead(BaseModel):
+    url: str = Field(description="Scheme and host only: the whole URL is a secret.")
+    format: ChatFormat
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _masked(cls, value: object) -> str:
+        parts = urlsplit(str(value))
+        return f"{parts.scheme}://{parts.netloc}/…"
+
+
+class ActionsRead(BaseModel):
+    email: list[str]
+    chat: list[ChatTargetRead]
+    ticket_note: bool
+
+
 class RuleRead(RuleFields):
     model_config = ConfigDict(from_attributes=True)
+    actions: ActionsRead  # type: ignore[assignment]
     id: uuid.UUID
     created_at: datetime
     updated_at: datetime

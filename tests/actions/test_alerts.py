@@ -207,6 +207,8 @@ async def test_rules_are_validated_and_managed_through_the_api(env: Env, chat: C
     )
     assert unknown.status_code == 404
     rule = await create_rule(env, chat)
+    # A webhook URL is a secret: reads show where it goes, not the URL.
+    assert [c["url"] for c in rule["actions"]["chat"]] == [f"{chat.url}/…"] * 2
     changed = await env.client.patch(
         f"/api/v1/alert-rules/{rule['id']}", json={"enabled": False}, headers=env.admin
     )
