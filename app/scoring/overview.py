@@ -102,6 +102,8 @@ async def gather(
         "hidden_reason": p.reason,
         "agent_figures": p.agent_figures,
         "trends": lines,
+        # Periods of a named group below the minimum group size are gaps: the page says so.
+        "trend_hidden": sum(1 for _, f in points if p.hides(filt, None, f.responses)),
         "trend": lines["happiness"],
         "breakdowns": breakdowns,
         "breakdown_titles": [(t, h) for by, t, h in BREAKDOWNS if t in breakdowns],

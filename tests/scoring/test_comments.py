@@ -249,3 +249,13 @@ async def test_the_overview_shows_rounded_singular_and_reasoned_figures(
         "/dashboard/tickets?date_from=2026-01-01&amp;date_to=2026-01-31&amp;tz=UTC&amp;service=Email"
         in email
     )
+
+
+@pytest.mark.parametrize("k", [3])
+async def test_the_overview_says_how_many_periods_are_hidden(client, read_headers, cases) -> None:
+    await _sign_in(client, read_headers)
+    email = (await client.get("/dashboard", params={**JAN, "service": E})).text
+    # Email's 4 answers share the week of 5 January; its other 4 weeks have none (fewer than 3).
+    assert "4 periods are left out of every trend: hidden, fewer than 3 responses" in email
+    everyone = (await client.get("/dashboard", params=JAN)).text
+    assert 'id="trend-hidden"' not in everyone  # the whole organisation is never hidden
