@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,8 @@ def run(
     threads: int = 2,
     timeout: float = 10.0,
 ) -> Run:
-    """wrk with `script` (under bench/lua) for `seconds`; the server `pid`'s CPU beside it."""
+    """wrk with `script` (under bench/lua) for `seconds`; the server `pid`'s CPU beside it.
+    The script gets `args` and then a new run id (ingest makes its tickets unique with it)."""
     command = [
         ensure_wrk(),
         f"-t{threads}",
@@ -83,6 +85,7 @@ def run(
         url,
         "--",
         *args,
+        uuid.uuid4().hex[:12],
     ]
     before = cpu_seconds(pid)
     done = subprocess.run(

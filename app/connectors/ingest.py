@@ -197,7 +197,7 @@ async def apply(
 
 async def store_event(
     session: AsyncSession,
-    connector: ConnectorConfig,
+    config: ConnectorConfig,
     delivery_id: str,
     headers: dict[str, str],
     body: bytes,
@@ -208,7 +208,7 @@ async def store_event(
     event_id = await insert_ignore(
         session,
         InboundEvent,
-        connector_id=connector.id,
+        connector_id=config.id,
         delivery_id=delivery_id,
         status=outcome.status,
         reason=outcome.reason,
@@ -223,7 +223,7 @@ async def store_event(
         return event_id
     existing = await session.scalar(
         select(InboundEvent).where(
-            InboundEvent.connector_id == connector.id, InboundEvent.delivery_id == delivery_id
+            InboundEvent.connector_id == config.id, InboundEvent.delivery_id == delivery_id
         )
     )
     assert existing is not None

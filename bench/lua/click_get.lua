@@ -13,5 +13,5 @@ end
 
 function request()
   local token = tokens[math.random(#tokens)]
-  return counted(wrk.format("GET", prefix .. token .. "?s=9"))
+  return wrk.format("GET", prefix .. token .. "?s=9")
 end

@@ -1,5 +1,5 @@
 -- The page's script saving the score: POST /f/<token> with a JSON answer, random tokens.
--- Arguments: <tokens file> <origin>
+-- Arguments: <tokens file with views> <origin>
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
 local tokens
@@ -19,5 +19,5 @@ end
 local body = '{"score":9,"lang":"de","view":"%s","signals":{"interacted":true,"dwell_ms":2400}}'
 function request()
   local token, view = tokens[math.random(#tokens)]:match("(%S+) (%S+)")
-  return counted(wrk.format(nil, "/f/" .. token, nil, string.format(body, view)))
+  return wrk.format(nil, "/f/" .. token, nil, string.format(body, view))
 end

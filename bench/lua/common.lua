@@ -8,8 +8,6 @@ function setup(thread)
 end
 
 bad = 0
-sent = 0
-limit = 0
 
 function response(status, headers, body)
   if status < 200 or status > 299 then
@@ -33,13 +31,4 @@ function read_lines(path)
   local lines = {}
   for line in io.lines(path) do lines[#lines + 1] = line end
   return lines
-end
-
--- Stop this thread after `limit` requests (0: no limit), for a fixed-size burst.
-function counted(req)
-  sent = sent + 1
-  if limit > 0 and sent > limit then
-    wrk.thread:stop()
-  end
-  return req
 end

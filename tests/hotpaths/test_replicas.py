@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.connectors.service import FRESH_SECONDS
-from tests.hotpaths.test_statement_counts import incident
+from tests.hotpaths.conftest import incident
 from tests.support.server_process import ServerProcess, admin_key
 
 SECRET, NEW_SECRET = "replica-secret-0123456789", "replica-secret-rotated-0123456789"

@@ -6,7 +6,6 @@ PostgreSQL, the app's own sessions: no test session joined in)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from app.http import make_http_client
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.connectors.conftest import bearer, make_connector
+from tests.hotpaths.conftest import incident
 
 # The counts this work reached (before it: 14 round trips per ingest, 12 per answer; see
 # docs/benchmarks.md). Statements, then BEGIN and COMMIT.
@@ -82,21 +82,6 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
-
-
-def incident(n: int) -> bytes:
-    return json.dumps(
-        {
-            "sys_id": f"sys{n}",
-            "number": f"INC{n:07d}",
-            "sys_class_name": "incident",
-            "state": "6",
-            "caller_id": {"value": f"user{n}"},
-            "caller_id.email": f"person{n}@example.com",
-            "resolved_at": "2026-11-21 16:02:33",
-            "short_description": "Printer",
-        }
-    ).encode()
 
 
 async def test_one_ingest_and_one_answer_run_a_fixed_number_of_statements(
