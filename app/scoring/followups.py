@@ -16,6 +16,7 @@ from app.tickets.models import Ticket
 
 followups = table(
     "followups",
+    column("id"),
     column("ticket_id"),
     column("status"),
     column("opened_at", UTCDateTime()),
@@ -46,3 +47,24 @@ async def figures(session: AsyncSession, filt: ScoreFilter) -> FollowupFigures:
         rate=formulas.ratio(len(closed), opened),
         median_hours_to_close=None if median is None else round(median, 1),
     )
+
+
+async def waiting(session: AsyncSession, filt: ScoreFilter, *, limit: int) -> list[dict]:
+    """The oldest follow-ups nobody has closed yet, with their tickets, for the dashboard."""
+    f = followups.c
+    stmt = (
+        select(
+            f.id,
+            f.status,
+            f.opened_at,
+            Ticket.number,
+            Ticket.url,
+            Ticket.service,
+            Ticket.assignment_group,
+        )
+        .join(Ticket, Ticket.id == f.ticket_id)
+        .where(f.status != "closed", *ticket_conditions(filt))
+        .order_by(f.opened_at, f.id)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in (await session.execute(stmt)).all()]

@@ -10,7 +10,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.scoring import charts, comments, display, insights, privacy, service, webpage, xla
+from app.scoring import (
+    charts,
+    comments,
+    display,
+    followups,
+    insights,
+    privacy,
+    service,
+    webpage,
+    xla,
+)
 from app.scoring.models import XlaScope
 from app.scoring.schemas import Dimension, ScoreFilter, XlaStatus
 
@@ -94,6 +104,7 @@ async def gather(
     )
     melon_tickets, _ = await insights.tickets(session, filt, cursor=None, limit=10)
     lines = trends(filt, points, interval, p, link)
+    follow = await followups.figures(session, filt)
     return {
         "filt": filt,
         "interval": interval,
@@ -125,6 +136,9 @@ async def gather(
             for x in xlas
             if isinstance(x.current, XlaStatus)
         },
+        # Follow-ups name people's unhappy answers: a group below the minimum shows none.
+        "followups": None if hidden else follow,
+        "followups_waiting": [] if hidden else await followups.waiting(session, filt, limit=10),
         "melons": melons,
         "melon_tickets": melon_tickets,
         "hourly_cost": hourly_cost,

@@ -164,6 +164,14 @@ async def test_a_followup_is_acknowledged_and_closed_and_the_scores_move(
     after = await followup_figures()
     assert after["opened"] == 2 and after["closed"] == 1 and after["rate"] == 0.5
     assert after["median_hours_to_close"] == 0.0
+    # The dashboard shows the same figures and the follow-up still waiting, with its ticket.
+    key = env.admin["Authorization"].removeprefix("Bearer ")
+    assert (await env.client.post("/dashboard/login", data={"key": key})).status_code == 303
+    board = await env.client.get("/dashboard")
+    assert board.status_code == 200
+    assert "2 opened · 1 waiting · 0 acknowledged · 1 closed · 50.0% closed" in board.text
+    waiting = board.text.split('id="followups"')[1].split("</section>")[0]
+    assert "HD-2" in waiting and "HD-1" not in waiting
     # The scope filter holds: the other connector's follow-up is still open.
     assert (await followup_figures(connector_id=str(other.id)))["rate"] == 0.0
     # A group below XPULSE_PRIVACY__MIN_GROUP_RESPONSES shows no follow-up figures either.
