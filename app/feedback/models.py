@@ -70,7 +70,11 @@ class Response(Timestamps, Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
     answered_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_responses_ticket_id", "ticket_id"),)
+    __table_args__ = (
+        Index("ix_responses_ticket_id", "ticket_id"),
+        # The alert pass reads answers changed after its watermark in this order.
+        Index("ix_responses_updated_at_id", "updated_at", "id"),
+    )
 
 
 class ResponseFactor(Base):
