@@ -1,10 +1,16 @@
-"""Fill a throwaway PostgreSQL database with 100,000 tickets and 1,000,000 responses.
+"""Fill a throwaway PostgreSQL database with scoring data: realistic tickets, or the old shape.
 
-    .venv/bin/python -m bench.scoring_generate [--admin-url URL] [--name xpulse_bench_scoring]
+    .venv/bin/python -m bench.scoring_generate [--tickets 1000000] [--response-rate 0.3]
+        [--days 365] [--shape realistic|legacy] [--admin-url URL] [--name xpulse_bench_scoring]
 
-Everything is generated inside PostgreSQL (generate_series, one INSERT … SELECT per table), so
-the data never crosses the wire. The random stream is seeded: two runs build the same data set
-relative to the anchor day (today, UTC). Prints the database URL for bench.scoring_bench.
+`realistic` (default, bench/scoring_realistic.py): N tickets over the period, one request per
+resolution cycle, about `--response-rate` of the sent requests answered, long-tailed services,
+groups and agents. `legacy`: 100,000 tickets with 10 answered requests each (1,000,000
+responses; `--tickets` sets the ticket count). Everything is generated inside PostgreSQL
+(generate_series, one INSERT … SELECT per table), so the data never crosses the wire; then
+ticket_scores and ticket_not_sent are rebuilt and the scoring_dirty queue is left empty. The
+random stream is seeded: two runs build the same data set relative to the anchor day (today,
+UTC). Prints the generation time and the database URL for bench.scoring_bench.
 """
 
 from __future__ import annotations
@@ -16,15 +22,24 @@ import time
 import asyncpg
 
 from app.scoring import rollup
+from bench import scoring_realistic
 from bench.common import create_database, dsn, migrate
 
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 NAME = "xpulse_bench_scoring"
-TICKETS = 100_000
+TICKETS = 1_000_000
+LEGACY_TICKETS = 100_000
 RESPONSES_PER_TICKET = 10  # 1,000,000 responses, one per feedback request
 SERVICES, GROUPS, AGENTS = 40, 25, 300
 
-STEPS: list[tuple[str, str]] = [
+
+def legacy_steps(tickets: int) -> list[tuple[str, str]]:
+    """The old shape: `tickets` tickets, each with 10 answered requests and, on 3 in 10, an
+    unanswered, a suppressed and a failed one."""
+    return [(table, sql.replace("{TICKETS}", str(tickets))) for table, sql in LEGACY_STEPS]
+
+
+LEGACY_STEPS: list[tuple[str, str]] = [
     (
         "connectors",
         """
@@ -52,7 +67,7 @@ STEPS: list[tuple[str, str]] = [
                r.resolved - interval '6 hours', r.resolved,
                CASE WHEN random() < 0.05 THEN NULL ELSE random() < 0.9 END,
                '{{}}', now(), now()
-        FROM generate_series(1, {TICKETS}) g
+        FROM generate_series(1, {{TICKETS}}) g
         CROSS JOIN LATERAL (
             SELECT date_trunc('day', now()) - random() * interval '365 days' + g * interval '0'
                    AS resolved
@@ -130,7 +145,7 @@ STEPS: list[tuple[str, str]] = [
 ]
 
 
-async def fill(url: str) -> None:
+async def fill(url: str, steps: list[tuple[str, str]]) -> None:
     conn = await asyncpg.connect(dsn(url))
     try:
         await conn.execute("SELECT setseed(0.42)")
@@ -140,7 +155,7 @@ async def fill(url: str) -> None:
         await conn.execute("SET session_replication_role = replica")
         clear, scores, *not_sent = rollup.rebuild_all()
         steps = [
-            *STEPS,
+            *steps,
             ("ticket_scores", f"{clear}; {scores}"),
             ("ticket_not_sent", ";".join(not_sent)),
         ]
@@ -151,6 +166,8 @@ async def fill(url: str) -> None:
             took = time.monotonic() - started
             print(f"  {table:<18} {count:>9,} rows  {took:6.1f} s", flush=True)
         await conn.execute("SET session_replication_role = origin")
+        left = await conn.fetchval("SELECT count(*) FROM scoring_dirty")
+        assert left == 0, f"{left} tickets left in scoring_dirty"
         started = time.monotonic()
         await conn.execute("VACUUM ANALYZE")  # visibility map for index-only scans, statistics
         print(f"  vacuum analyze              {time.monotonic() - started:6.1f} s", flush=True)
@@ -162,13 +179,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--admin-url", default=ADMIN_URL)
     parser.add_argument("--name", default=NAME)
+    parser.add_argument("--shape", choices=("realistic", "legacy"), default="realistic")
+    parser.add_argument(
+        "--tickets", type=int, help=f"default {TICKETS:,} ({LEGACY_TICKETS:,} legacy)"
+    )
+    parser.add_argument("--response-rate", type=float, default=0.3, help="of the sent requests")
+    parser.add_argument("--days", type=int, default=365, help="the period, ending today")
     args = parser.parse_args()
+    if args.shape == "legacy":
+        steps = legacy_steps(args.tickets or LEGACY_TICKETS)
+    else:
+        steps = scoring_realistic.steps(args.tickets or TICKETS, args.response_rate, args.days)
     started = time.monotonic()
     url = asyncio.run(create_database(args.name, admin_url=args.admin_url, replace=True))
     migrate(url)
     print(f"migrated {args.name}", flush=True)
-    asyncio.run(fill(url))
-    print(f"done in {time.monotonic() - started:.0f} s: {url}")
+    asyncio.run(fill(url, steps))
+    print(f"generated {args.shape} data in {time.monotonic() - started:.0f} s: {url}")
 
 
 if __name__ == "__main__":
