@@ -138,13 +138,16 @@ async def test_without_javascript_the_plain_forms_save_everything(
             await page.goto(score_links(message)["2"])
             assert await scenario.response() is None  # no script: nothing recorded yet
             await page.wait_for_timeout(300)  # the person reads the page first
-            await page.get_by_role("button", name="Save my score").click()
+            # Each plain form post answers with a redirect to the page: wait for that page, or
+            # a slow machine fills in the old one while the new one is on its way.
+            async with page.expect_navigation():
+                await page.get_by_role("button", name="Save my score").click()
             await page.get_by_role("heading", name="Thank you for your feedback!").wait_for()
             await page.get_by_label("Service was slow").check()
             await page.get_by_label("More than a day").check()
             await page.get_by_label("Anything else you would like to tell us?").fill("Slow.")
-            await page.get_by_role("button", name="Save", exact=True).click()
-            await page.wait_for_load_state()
+            async with page.expect_navigation():
+                await page.get_by_role("button", name="Save", exact=True).click()
             assert await page.get_by_label("Service was slow").is_checked()
         response = await scenario.response()
         assert response is not None and not response.automated

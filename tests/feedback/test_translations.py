@@ -298,6 +298,7 @@ async def test_the_dashboard_says_1_response_not_1_responses(
     )
     assert page.status_code == 200
     lines = re.findall(r'<p class="sub">(.*?)</p>', page.text)
-    assert '±0.0 · 1 response · <span class="warn">low sample</span>' in lines
+    # The 95% margin is written as its range, clipped to the scale (docs/dashboard.md).
+    assert '95%: +0.0 to +0.0 · 1 response · <span class="warn">low sample</span>' in lines
     assert "1 of 1 ticket" in lines and "0 responses on 1–5" in lines
     assert "1 responses" not in page.text and "1 tickets" not in page.text
