@@ -278,6 +278,37 @@ def with_answers(base: str, tokens: Path, rate: float) -> subprocess.Popen:
     )
 
 
+def measure(
+    args: argparse.Namespace, base: str, key: str, eps: list[Endpoint], tokens: Path
+) -> None:
+    steps = args.steps.split(",")
+    if "sequential" in steps:
+        print(f"sequential, {args.requests} calls each")
+        deadline = time.monotonic() + args.budget
+        report("sequential", asyncio.run(sequential(base, key, eps, args.requests, deadline)))
+    many = f"{args.users} users × {args.rounds} rounds"
+    if "concurrent" in steps:
+        print(f"concurrent, {many}")
+        deadline = time.monotonic() + args.budget
+        times = asyncio.run(concurrent(base, key, eps, args.users, args.rounds, deadline))
+        report("concurrent", times)
+    if "answers" in steps and args.answers > 0:
+        n = asyncio.run(answer_tokens(args.url, tokens))
+        print(f"concurrent, {many}, with {args.answers:.0f} answers/s on {n} open requests")
+        loader = with_answers(base, tokens, args.answers)
+        try:
+            time.sleep(3)  # the load settles
+            deadline = time.monotonic() + args.budget
+            times = asyncio.run(concurrent(base, key, eps, args.users, args.rounds, deadline))
+            report("concurrent", times)
+        finally:
+            loader.terminate()  # it prints the answers it got through
+            try:
+                loader.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                loader.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     default_url = ADMIN_URL.rsplit("/", 1)[0] + "/" + NAME
@@ -286,6 +317,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2, help="concurrent: calls per user")
     parser.add_argument("--answers", type=float, default=200.0, help="answers/s; 0: skip")
+    parser.add_argument(
+        "--steps", default="sequential,concurrent,answers", help="which of the three to run"
+    )
     parser.add_argument("--budget", type=float, default=900.0, help="seconds, per step")
     args = parser.parse_args()
     keys = asyncio.run(make_keys(args.url))
@@ -299,33 +333,7 @@ def main() -> None:
             asyncio.run(wait_ready(base, time.monotonic() + 60))
             xlas = asyncio.run(make_xlas(base, admin, service, group))
             try:
-                print(f"sequential, {args.requests} calls each (service {service}, {group})")
-                deadline = time.monotonic() + args.budget
-                report(
-                    "sequential", asyncio.run(sequential(base, read, eps, args.requests, deadline))
-                )
-                print(f"concurrent, {args.users} users × {args.rounds} rounds")
-                deadline = time.monotonic() + args.budget
-                report(
-                    "concurrent",
-                    asyncio.run(concurrent(base, read, eps, args.users, args.rounds, deadline)),
-                )
-                if args.answers > 0:
-                    n = asyncio.run(answer_tokens(args.url, tokens))
-                    print(f"concurrent with {args.answers:.0f} answers/s ({n} open requests)")
-                    loader = with_answers(base, tokens, args.answers)
-                    try:
-                        time.sleep(3)  # the load settles
-                        deadline = time.monotonic() + args.budget
-                        report(
-                            "concurrent",
-                            asyncio.run(
-                                concurrent(base, read, eps, args.users, args.rounds, deadline)
-                            ),
-                        )
-                    finally:
-                        loader.terminate()
-                        loader.wait(timeout=60)
+                measure(args, base, read, eps, tokens)
             finally:
                 asyncio.run(drop_xlas(base, admin, xlas))
     finally:
