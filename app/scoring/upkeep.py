@@ -7,6 +7,10 @@ deletes queued rows and recomputes their tickets set-based in the same transacti
 - by every reader of those tables first (`catch_up`): everything queued, without SKIP LOCKED,
   so a reader waits for a drain in flight rather than reading around it. A figure read after a
   write committed includes it.
+On PostgreSQL one transaction drains at a time (DRAINING, a transaction-level advisory lock):
+two drains taking queue and ticket rows in different orders deadlocked under a steady answer
+load with several dashboard readers. A reader waits for the lock; the background drain skips its
+tick while another transaction holds it.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ PASS_BOUND_SECONDS = 5.0
 # it rolls back and retries on the next tick. Below PostgreSQL's deadlock_timeout (1 s).
 BACKGROUND_LOCK_TIMEOUT = "200ms"
 DEADLOCK_RETRIES = 3
+DRAINING = 0x5C0_0001  # the advisory lock key of a drain (any constant no other lock uses)
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,8 @@ async def catch_up(session: AsyncSession) -> int:
     newest = (await session.execute(st.newest)).scalar()
     if newest is None:
         return 0
+    if dialect_name(session) == "postgresql":  # held until this transaction ends
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DRAINING})
     drained = 0
     while True:
         n = await _drain_retrying(session, newest)
@@ -177,6 +184,9 @@ async def drain_in_background(
                     await session.execute(
                         text(f"SET LOCAL lock_timeout = '{BACKGROUND_LOCK_TIMEOUT}'")
                     )
+                    free = text("SELECT pg_try_advisory_xact_lock(:key)")
+                    if not (await session.execute(free, {"key": DRAINING})).scalar():
+                        return total  # a reader is draining: the next tick goes on
                 n = await drain_batch(session, skip_locked=True)
                 await session.commit()
             except DBAPIError as exc:

@@ -24,7 +24,7 @@ from app.jobs.ticker import start_ticker
 from app.jobs.worker import Worker
 from app.scoring import service, upkeep
 from app.scoring.models import ScoringDirty, TicketScore
-from app.scoring.schemas import ScoreFilter
+from app.scoring.schemas import Dimension, ScoreFilter
 from app.tickets.models import Ticket
 from tests.conftest import make_settings, migrate
 from tests.scoring.builders import (
@@ -337,9 +337,12 @@ async def test_concurrent_writers_drainers_and_readers(committed: AsyncEngine) -
             await asyncio.sleep(0.005)
 
     async def reader() -> None:
+        # As a dashboard page reads: several figures, each catching up, in one transaction.
         while writing:
             async with sessions() as s:
                 await service.summary(s, ScoreFilter(), hourly_cost=0)
+                await service.breakdown(s, ScoreFilter(), by=Dimension.service, hourly_cost=0)
+                await service.summary(s, ScoreFilter(service="svc-1"), hourly_cost=0)
                 await s.commit()
 
     async def read_your_writes() -> None:
@@ -362,7 +365,9 @@ async def test_concurrent_writers_drainers_and_readers(committed: AsyncEngine) -
         finally:
             writing = False
 
-    await asyncio.gather(writers_then_stop(), *(drainer() for _ in range(3)), reader(), reader())
+    await asyncio.gather(
+        writers_then_stop(), *(drainer() for _ in range(3)), *(reader() for _ in range(6))
+    )
 
     async with sessions() as s:
         await assert_exact(s)
