@@ -143,6 +143,7 @@ async def test_without_javascript_the_plain_forms_save_everything(
             async with page.expect_navigation():
                 await page.get_by_role("button", name="Save my score").click()
             await page.get_by_role("heading", name="Thank you for your feedback!").wait_for()
+            await page.wait_for_timeout(300)  # a person reads the new page too (not 0.2 s)
             await page.get_by_label("Service was slow").check()
             await page.get_by_label("More than a day").check()
             await page.get_by_label("Anything else you would like to tell us?").fill("Slow.")
