@@ -4,7 +4,17 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UUIDPK, Base, BigIntPK, Timestamps
@@ -51,9 +61,9 @@ def _count() -> Mapped[int]:
 class TicketScore(Base):
     __tablename__ = "ticket_scores"
 
-    ticket_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign key: a deleted ticket's row stays until a drain has subtracted it from the
+    # bucket sums below (app/scoring/rollup.py, drop_gone).
+    ticket_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     # Fixed-width columns first, text last: PostgreSQL reads the counters at known offsets
     # (migration 0005). Copies of the ticket's fields:
     connector_id: Mapped[uuid.UUID]
@@ -119,7 +129,7 @@ class TicketNotSent(Base):
     __tablename__ = "ticket_not_sent"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    ticket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    ticket_id: Mapped[uuid.UUID]  # no foreign key, as for TicketScore
     status: Mapped[str] = mapped_column(String(16))  # suppressed | failed
     reason: Mapped[str | None] = mapped_column(Text)  # free text: never indexed
     requests: Mapped[int] = _count()
@@ -147,3 +157,38 @@ class ScoringDirty(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     ticket_id: Mapped[uuid.UUID]  # no foreign key: a deleted ticket's mark is drained as a no-op
+
+
+# Sums of ticket_scores and ticket_not_sent per UTC hour, day and month, over every ticket
+# (dim '*') and per value of each dimension, so a figure over a long range reads a few rows per
+# period instead of a row per ticket (app/scoring/buckets.py plans which; bucket_sql.py keeps
+# them exact). Key: grain (1 hour, 2 day, 3 month), bucket (its start, epoch seconds), dim,
+# value ('=' + the value, '' for none).
+COUNTED = [c.key for c in TicketScore.__table__.columns if isinstance(c.type, Integer)]
+
+ScoreBucket = Table(
+    "score_buckets",
+    Base.metadata,
+    Column("grain", SmallInteger, nullable=False),
+    Column("bucket", BigInteger, nullable=False),
+    *(Column(c, BigInteger, nullable=False, server_default="0") for c in ["tickets", *COUNTED]),
+    Column("dim", String(32), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("dim", "value", "grain", "bucket"),
+    Index("ix_score_buckets_dim_grain_bucket", "dim", "grain", "bucket"),
+)
+
+NotSentBucket = Table(
+    "not_sent_buckets",
+    Base.metadata,
+    Column("grain", SmallInteger, nullable=False),
+    Column("bucket", BigInteger, nullable=False),
+    Column("requests", BigInteger, nullable=False, server_default="0"),
+    Column("dim", String(32), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason_key", Text, nullable=False),  # the reason's md5 on PostgreSQL (index size)
+    Column("reason", Text),
+    PrimaryKeyConstraint("dim", "value", "grain", "bucket", "status", "reason_key"),
+    Index("ix_not_sent_buckets_dim_grain_bucket", "dim", "grain", "bucket"),
+)

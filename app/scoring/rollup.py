@@ -109,8 +109,7 @@ def _upsert_tail() -> str:
 
 def rebuild(batch: Picked | None = None) -> str:
     """INSERT … ON CONFLICT of the rows of the tickets `batch` picks (every ticket without
-    one), from scratch. A ticket that no longer exists yields no row (its row went with it,
-    ON DELETE CASCADE)."""
+    one), from scratch. A ticket that no longer exists yields no row: drop_gone() deletes it."""
     q, r, f = _derived(batch)
     where = batch("t.id") if batch else "1 = 1"
     return (
@@ -121,6 +120,16 @@ def rebuild(batch: Picked | None = None) -> str:
         f"LEFT JOIN {f} ON f.ticket_id = t.id "
         # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT (parsing ambiguity).
         f"WHERE {where} {_upsert_tail()}"
+    )
+
+
+def drop_gone(batch: Picked | None = None) -> str:
+    """Delete the rows of deleted tickets. No foreign key cascades them away: the drain first
+    subtracts a row from the bucket sums (app/scoring/bucket_sql.py), then deletes it here."""
+    where = f"{batch('ticket_id')} AND " if batch else ""
+    return (
+        f"DELETE FROM ticket_scores WHERE {where}"
+        "NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = ticket_scores.ticket_id)"
     )
 
 
@@ -164,6 +173,7 @@ def rebuild_all() -> list[str]:
     first: the rebuild that follows reads every change it held."""
     return [
         "DELETE FROM scoring_dirty",
+        drop_gone(),
         rebuild(),
         "DELETE FROM ticket_not_sent",
         _not_sent_insert(""),
@@ -219,10 +229,8 @@ def postgresql_ddl() -> list[str]:
             f"IF TG_OP <> 'DELETE' THEN {_mark(source, 'NEW')}; END IF; "
             "RETURN NULL; END $$"
         )
-        # A deleted ticket takes its rows with it (ON DELETE CASCADE): no delete trigger.
-        on = "INSERT OR UPDATE" if table == "tickets" else "INSERT OR DELETE OR UPDATE"
         out.append(
-            f"CREATE TRIGGER scoring_dirty AFTER {on} OF {watched} "
+            f"CREATE TRIGGER scoring_dirty AFTER INSERT OR DELETE OR UPDATE OF {watched} "
             f"ON {table} FOR EACH ROW EXECUTE FUNCTION scoring_dirty_{table}()"
         )
     return out
@@ -240,17 +248,14 @@ def sqlite_ddl() -> list[str]:
     out = []
     for table, watched, key, source in WATCHED:
         new, old = _mark(source, "NEW"), _mark(source, "OLD")
-        if table == "tickets":  # its id never changes; a deleted ticket's rows cascade
-            events = [("insert", "INSERT", [new]), ("update", f"UPDATE OF {watched}", [new])]
-        else:
-            moved = f" WHERE OLD.{key} IS NOT NEW.{key}"
-            if " WHERE " in source:
-                moved = f" AND OLD.{key} IS NOT NEW.{key}"
-            events = [
-                ("insert", "INSERT", [new]),
-                ("delete", "DELETE", [old]),
-                ("update", f"UPDATE OF {watched}", [old + moved, new]),
-            ]
+        moved = f" WHERE OLD.{key} IS NOT NEW.{key}"
+        if " WHERE " in source:
+            moved = f" AND OLD.{key} IS NOT NEW.{key}"
+        events = [
+            ("insert", "INSERT", [new]),
+            ("delete", "DELETE", [old]),
+            ("update", f"UPDATE OF {watched}", [old + moved, new]),
+        ]
         for name, event, statements in events:
             body = " ".join(f"{st};" for st in statements)
             out.append(
@@ -265,7 +270,6 @@ def sqlite_drop() -> list[str]:
         f"DROP TRIGGER IF EXISTS scoring_dirty_{table}_{name}"
         for table, *_ in WATCHED
         for name in ("insert", "delete", "update")
-        if not (table == "tickets" and name == "delete")
     ]
 
 

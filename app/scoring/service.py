@@ -4,131 +4,35 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from contextlib import AsyncExitStack
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, func, literal_column, select
+from sqlalchemy import Integer, and_, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import dialect_name
-from app.feedback.scales import LOST_TIME_MINUTES, NEGATIVE_FACTORS, POSITIVE_FACTORS, SCALES
+from app.feedback.scales import NEGATIVE_FACTORS, POSITIVE_FACTORS
 from app.pagination import InvalidCursor, decode_cursor, encode_cursor
-from app.scoring import formulas, upkeep
-from app.scoring.models import SCALE_PREFIX, TicketNotSent, TicketScore
-from app.scoring.schemas import (
-    CsatFigures,
-    Dimension,
-    FactorList,
-    FactorShare,
-    HappinessFigures,
-    LostTimeFigures,
-    NotSent,
-    ScoreFigures,
-    ScoreFilter,
-    SlaFigures,
-)
+from app.scoring import bucket_reads, buckets, formulas, upkeep
+from app.scoring.counts import Counts, from_row
+from app.scoring.models import TicketNotSent, TicketScore
+from app.scoring.schemas import Dimension, FactorList, NotSent, ScoreFigures, ScoreFilter
 from app.scoring.sql import (
     DIMENSIONS,
     hash_grouping,
     period_index,
     prefer_custom_plans,
     ticket_conditions,
+    utc_range,
 )
 
-HAPPINESS_SCALE = "happiness-0-10"  # happiness uses 0–10 responses only
-CSAT_SCALE = "faces-5"  # CSAT uses 1–5 responses only
 EVERYTHING = "*"  # the group key of an ungrouped query
 NULL_KEY = "\x7f"  # the breakdown cursor of the null group, which sorts last
 FACTOR_COLUMNS = {f"f_{k}" for k in POSITIVE_FACTORS + NEGATIVE_FACTORS} | {
     "positive_responses",
     "negative_responses",
 }
-
-
-@dataclass
-class Counts:
-    """Raw per-group counts and sums, as SQL returns them; `figures()` derives the ratios."""
-
-    responses: int = 0
-    per_scale: dict[str, dict[str, int]] = field(default_factory=dict)  # n, sum, happy, unhappy
-    lost_n: int = 0
-    lost_sum: int = 0
-    lost_histogram: dict[int, int] = field(default_factory=dict)
-    requests_sent: int = 0
-    requests_not_sent: int = 0
-    not_sent: list[NotSent] = field(default_factory=list)
-    sla_known: int = 0
-    sla_met: int = 0
-    factors: dict[str, int] = field(default_factory=dict)  # responses that picked each
-    polarity_responses: dict[str, int] = field(default_factory=dict)  # picked any of polarity
-
-    def factor_list(self) -> FactorList:
-        def shares(polarity: str, known: tuple[str, ...]) -> list[FactorShare]:
-            total = self.polarity_responses.get(polarity, 0)
-            rows = [
-                FactorShare(
-                    factor=name,
-                    polarity=polarity,
-                    responses=self.factors.get(name, 0),
-                    share=formulas.ratio(self.factors.get(name, 0), total),
-                )
-                for name in known
-            ]
-            return sorted(rows, key=lambda r: (-r.responses, known.index(r.factor)))
-
-        return FactorList(
-            positive_responses=self.polarity_responses.get("positive", 0),
-            negative_responses=self.polarity_responses.get("negative", 0),
-            positive=shares("positive", POSITIVE_FACTORS),
-            negative=shares("negative", NEGATIVE_FACTORS),
-        )
-
-    def scale(self, key: str) -> dict[str, int]:
-        return self.per_scale.get(key, {"n": 0, "sum": 0, "happy": 0, "unhappy": 0})
-
-    def figures(self, hourly_cost: float) -> ScoreFigures:
-        h = self.scale(HAPPINESS_SCALE)
-        c = self.scale(CSAT_SCALE)
-        norm_sum, norm_n = 0.0, 0
-        for key, s in self.per_scale.items():
-            scale = SCALES.get(key)
-            if scale is None or not s["n"]:
-                continue
-            # Σ normalised = (Σ score − n × min) × 100 ÷ (max − min): exact on every backend.
-            norm_sum += (s["sum"] - s["n"] * scale.min) * 100 / (scale.max - scale.min)
-            norm_n += s["n"]
-        return ScoreFigures(
-            requests_sent=self.requests_sent,
-            not_sent=sorted(self.not_sent, key=lambda x: (x.status, x.reason or "")),
-            responses=self.responses,
-            response_rate=formulas.ratio(self.responses, self.requests_sent),
-            happiness=HappinessFigures(
-                value=formulas.happiness(h["happy"], h["unhappy"], h["n"]),
-                margin=formulas.happiness_margin(h["happy"], h["unhappy"], h["n"]),
-                low_sample=formulas.low_sample(h["n"]),
-                responses=h["n"],
-                happy=h["happy"],
-                neutral=h["n"] - h["happy"] - h["unhappy"],
-                unhappy=h["unhappy"],
-            ),
-            csat=CsatFigures(
-                value=formulas.csat(c["happy"], c["n"]), responses=c["n"], satisfied=c["happy"]
-            ),
-            mean_normalised_score=formulas.mean(norm_sum, norm_n),
-            lost_time=LostTimeFigures(
-                responses=self.lost_n,
-                mean_minutes=formulas.mean(self.lost_sum, self.lost_n),
-                median_minutes=formulas.median_from_histogram(self.lost_histogram),
-                total_hours=formulas.lost_hours(self.lost_sum),
-                cost=formulas.lost_cost(self.lost_sum, hourly_cost),
-            ),
-            sla=SlaFigures(
-                known=self.sla_known,
-                met=self.sla_met,
-                attainment=formulas.ratio(self.sla_met, self.sla_known),
-            ),
-        )
 
 
 def _total(column: Any) -> Any:
@@ -139,54 +43,133 @@ def _total(column: Any) -> Any:
 Grouping = Callable[[Any], tuple[Any, Any]]
 
 
-def by_column(name: str) -> Grouping:
-    return lambda table: (getattr(table, name), getattr(table, name))
-
-
 async def aggregate(
     session: AsyncSession,
     filt: ScoreFilter,
-    grouping: Grouping | None = None,
     *,
+    by: Dimension | None = None,
+    bounds: list[datetime] | None = None,
     with_factors: bool = True,
-    **window: Any,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> dict[Any, Counts]:
-    """Counts per group, or under EVERYTHING without a grouping.
+    """Counts per value of `by`, per period between `bounds` (i for [bounds[i-1], bounds[i]),
+    1-based), or under EVERYTHING; `start` and `end` narrow the filter's own days.
 
-    One scan of ticket_scores gives every count; where some requests were never sent, one scan
-    of ticket_not_sent lists them by reason."""
+    Where at most one dimension is involved (filtered on or grouped by), the sums come from
+    score_buckets for whole UTC hours, days and months, and from ticket_scores for the minutes
+    left at the ends (app/scoring/buckets.py); otherwise from ticket_scores alone."""
     await upkeep.catch_up(session)  # the tables include every change committed before this
     await prefer_custom_plans(session)
-    s = TicketScore
-    counted = [
-        c
-        for c in s.__table__.columns
-        if isinstance(c.type, Integer) and (with_factors or c.key not in FACTOR_COLUMNS)
-    ]
-    group, key = _grouped(s, grouping)
-    stmt = select(key, *(_total(c) for c in counted)).where(
-        *ticket_conditions(filt, table=s, **window)
-    )
-    out: dict[Any, Counts] = {}
-    for row in await session.execute(stmt.group_by(*group)):
-        m = {k: (v if k == "key" else int(v)) for k, v in row._mapping.items()}
-        if grouping is not None or any(v for k, v in m.items() if k != "key"):
-            out[m["key"]] = _counts(m)  # ungrouped, an all-zero row means no ticket in scope
-    if not any(c.requests_not_sent for c in out.values()):
-        return out
+    default_start, default_end = utc_range(filt)
+    start, end = start or default_start, end or default_end
+    dim = bucket_reads.dimension(filt, by) if bucket_reads.ENABLED else None
+    if dim is None:
+        return await _per_ticket(session, filt, by, bounds, with_factors, start, end)
 
-    n = TicketNotSent
-    group, key = _grouped(n, grouping)
-    stmt = (
-        select(key, n.status, n.reason, func.sum(n.requests).label("n"))
-        .where(*ticket_conditions(filt, table=n, **window))
-        .group_by(*group, n.status, n.reason)
-    )
-    for row in await session.execute(stmt):
-        out.setdefault(row.key, Counts()).not_sent.append(
-            NotSent(status=row.status, reason=row.reason, requests=int(row.n))
-        )
+    plan = buckets.plan(_ranges(start, end, bounds))
+
+    def key(tag: int, value: Any) -> Any:
+        return value if by is not None else tag if bounds is not None else EVERYTHING
+
+    out: dict[Any, Counts] = {}
+    for (tag, value), counts in (await bucket_reads.scores(session, plan, dim)).items():
+        out.setdefault(key(tag, value), Counts()).add(counts)
+    if plan.rows:
+        rows = [(_instant(lo), _instant(hi)) for lo, hi in plan.rows]
+        edges = await _per_ticket(session, filt, by, bounds, with_factors, start, end, rows)
+        for k, counts in edges.items():
+            out.setdefault(k, Counts()).add(counts)
+    if any(c.requests_not_sent for c in out.values()):
+        for (tag, value), rows_ in (await bucket_reads.not_sent(session, plan, dim)).items():
+            if key(tag, value) in out:
+                out[key(tag, value)].add_not_sent(rows_)
+    return {k: c for k, c in out.items() if c.tickets > 0}
+
+
+def _ranges(
+    start: datetime | None, end: datetime | None, bounds: list[datetime] | None
+) -> list[tuple[int | None, int | None, int]]:
+    """[start, end) as epoch seconds, or each period within it tagged with its index."""
+    if bounds is None:
+        return [(_epoch(start), _epoch(end), 0)]
+    out = []
+    for i in range(1, len(bounds)):
+        lo = bounds[i - 1] if start is None else max(bounds[i - 1], start)
+        hi = bounds[i] if end is None else min(bounds[i], end)
+        if lo < hi:
+            out.append((_epoch(lo), _epoch(hi), i))
     return out
+
+
+def _epoch(t: datetime | None) -> int | None:
+    # Bounds are local midnights: whole seconds (zone offsets are whole minutes).
+    return None if t is None else int(t.timestamp())
+
+
+def _instant(t: int) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+async def _per_ticket(
+    session: AsyncSession,
+    filt: ScoreFilter,
+    by: Dimension | None,
+    bounds: list[datetime] | None,
+    with_factors: bool,
+    start: datetime | None,
+    end: datetime | None,
+    rows: list[tuple[datetime, datetime]] | None = None,
+) -> dict[Any, Counts]:
+    """aggregate() from ticket_scores: one scan gives every count; where some requests were
+    never sent, one scan of ticket_not_sent lists them by reason. `rows`: only tickets
+    resolved within these ranges."""
+    async with AsyncExitStack() as stack:
+        grouping: Grouping | None = None
+        if by is not None:
+            column = DIMENSIONS[by]
+            grouping = lambda table: (getattr(table, column),) * 2  # noqa: E731
+        elif bounds is not None:
+            index_of = stack.enter_context(period_index(bounds, dialect_name(session)))
+            grouping = lambda table: (index_of(table.resolved_at),) * 2  # noqa: E731
+            await stack.enter_async_context(hash_grouping(session))
+
+        def where(table: Any) -> list[Any]:
+            conds = ticket_conditions(filt, table=table, start=start, end=end)
+            if rows is not None:
+                conds.append(
+                    or_(*(and_(table.resolved_at >= a, table.resolved_at < b) for a, b in rows))
+                )
+            return conds
+
+        s = TicketScore
+        counted = [
+            c
+            for c in s.__table__.columns
+            if isinstance(c.type, Integer) and (with_factors or c.key not in FACTOR_COLUMNS)
+        ]
+        group, key = _grouped(s, grouping)
+        stmt = select(key, func.count().label("tickets"), *(_total(c) for c in counted))
+        out: dict[Any, Counts] = {}
+        for row in await session.execute(stmt.where(*where(s)).group_by(*group)):
+            m = row._mapping
+            if m["tickets"]:  # ungrouped, a row of zeros means no ticket in scope
+                out[m["key"]] = from_row(m)
+        if not any(c.requests_not_sent for c in out.values()):
+            return out
+
+        n = TicketNotSent
+        group, key = _grouped(n, grouping)
+        stmt = (
+            select(key, n.status, n.reason, func.sum(n.requests).label("n"))
+            .where(*where(n))
+            .group_by(*group, n.status, n.reason)
+        )
+        for row in await session.execute(stmt):
+            out.setdefault(row.key, Counts()).not_sent.append(
+                NotSent(status=row.status, reason=row.reason, requests=int(row.n))
+            )
+        return out
 
 
 def _grouped(table: Any, grouping: Grouping | None) -> tuple[list[Any], Any]:
@@ -194,26 +177,6 @@ def _grouped(table: Any, grouping: Grouping | None) -> tuple[list[Any], Any]:
         return [], literal_column(f"'{EVERYTHING}'").label("key")
     group, label = grouping(table)
     return [group], label.label("key")
-
-
-def _counts(m: dict[str, Any]) -> Counts:
-    return Counts(
-        responses=m["responses"],
-        per_scale={
-            key: {f: m[f"{prefix}_{f}"] for f in ("n", "sum", "happy", "unhappy")}
-            for key, prefix in SCALE_PREFIX.items()
-        },
-        lost_n=m["lost_n"],
-        lost_sum=m["lost_sum"],
-        # The median comes from this histogram: lost time is one of docs/scoring.md's buckets.
-        lost_histogram={v: m[f"lost_{v}"] for v in LOST_TIME_MINUTES.values()},
-        requests_sent=m["requests_sent"],
-        requests_not_sent=m["requests_not_sent"],
-        sla_known=m["sla_known"],
-        sla_met=m["sla_met"],
-        factors={k: m.get(f"f_{k}", 0) for k in POSITIVE_FACTORS + NEGATIVE_FACTORS},
-        polarity_responses={p: m.get(f"{p}_responses", 0) for p in ("positive", "negative")},
-    )
 
 
 async def summary(session: AsyncSession, filt: ScoreFilter, *, hourly_cost: float) -> ScoreFigures:
@@ -232,7 +195,7 @@ async def breakdown(
     session: AsyncSession, filt: ScoreFilter, *, by: Dimension, hourly_cost: float
 ) -> list[tuple[str | None, ScoreFigures]]:
     """Every group with tickets, requests or responses in scope, sorted by key (null last)."""
-    groups = await aggregate(session, filt, by_column(DIMENSIONS[by]), with_factors=False)
+    groups = await aggregate(session, filt, by=by, with_factors=False)
     keys = sorted(groups, key=lambda k: (k is None, str(k) if k is not None else ""))
     return [(None if k is None else str(k), groups[k].figures(hourly_cost)) for k in keys]
 
@@ -256,16 +219,7 @@ async def trend(
     bounds.append(formulas.local_midnight_utc(formulas.next_period(starts[-1], interval), zone))
     # Intersect the page's window with the filter's own days.
     start, end = _intersect(filt, bounds[0], bounds[-1])
-    with period_index(bounds, dialect_name(session)) as index_of:
-
-        def per_period(table: Any) -> tuple[Any, Any]:
-            key = index_of(table.resolved_at)
-            return key, key
-
-        async with hash_grouping(session):
-            groups = await aggregate(
-                session, filt, per_period, with_factors=False, start=start, end=end
-            )
+    groups = await aggregate(session, filt, bounds=bounds, with_factors=False, start=start, end=end)
     # Rows lie in [bounds[0], bounds[-1]), so period i (1-based) starts at starts[i - 1].
     return [(s, groups.get(i, Counts()).figures(hourly_cost)) for i, s in enumerate(starts, 1)]
 

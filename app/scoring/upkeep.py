@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.db import dialect_name
 from app.jobs.registry import ticking
-from app.scoring import rollup
+from app.scoring import bucket_sql, rollup
 
 log = logging.getLogger("xpulse.scoring")
 
@@ -46,6 +46,7 @@ PASS_BOUND_SECONDS = 5.0
 BACKGROUND_LOCK_TIMEOUT = "200ms"
 DEADLOCK_RETRIES = 3
 DRAINING = 0x5C0_0001  # the advisory lock key of a drain (any constant no other lock uses)
+LOCK_DRAINING = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class _Statements:
     take_upto: TextClause
     take_skip_locked: TextClause
     lock: TextClause | None
+    subtract: tuple[TextClause, ...]
     recompute: tuple[TextClause, ...]
 
 
@@ -85,7 +87,16 @@ def _statements(dialect: str) -> _Statements:
         take_upto=_take(" WHERE id <= :hi"),
         take_skip_locked=_take(lock=" FOR UPDATE SKIP LOCKED" if postgres else ""),
         lock=text(rollup.lock_rows(batch)) if postgres else None,
-        recompute=tuple(text(s) for s in [rollup.rebuild(batch), *rollup.rebuild_not_sent(batch)]),
+        subtract=tuple(text(s) for s in bucket_sql.subtract(dialect, batch)),
+        recompute=tuple(
+            text(s)
+            for s in [
+                rollup.rebuild(batch),
+                rollup.drop_gone(batch),
+                *rollup.rebuild_not_sent(batch),
+                *bucket_sql.add(dialect, batch),
+            ]
+        ),
     )
 
 
@@ -102,6 +113,10 @@ async def drain_batch(
     tickets in the session's transaction. Returns the number of queue rows taken."""
     dialect = dialect_name(session)
     st = _statements(dialect)
+    if dialect == "postgresql":
+        # One drain at a time, or the bucket sums go wrong. Both callers below hold it already
+        # (it is re-entrant); taking it here keeps the rule true for any caller.
+        await session.execute(LOCK_DRAINING, {"key": DRAINING})
     if skip_locked:
         take, params = st.take_skip_locked, {"n": BATCH}
     elif upto is not None:
@@ -113,6 +128,11 @@ async def drain_batch(
     tickets = sorted({uuid.UUID(str(t)) for t in taken})
     if tickets:
         ids = {"ids": _ids(dialect, tickets)}
+        # The buckets lose what the stored rows gave them, and get the new rows after the
+        # recompute. Before the lock: it adds placeholder rows for new tickets, which no bucket
+        # ever counted. Safe to read unlocked, as only a drain writes these rows, one at a time.
+        for statement in st.subtract:
+            await session.execute(statement, ids)
         if st.lock is not None:
             await session.execute(st.lock, ids)
         for statement in st.recompute:  # each a new snapshot, taken after the locks
@@ -129,7 +149,7 @@ async def catch_up(session: AsyncSession) -> int:
     if newest is None:
         return 0
     if dialect_name(session) == "postgresql":  # held until this transaction ends
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DRAINING})
+        await session.execute(LOCK_DRAINING, {"key": DRAINING})
     drained = 0
     while True:
         n = await _drain_retrying(session, newest)

@@ -399,9 +399,9 @@ async def _until_a_backend_waits_on_a_lock(sessions) -> None:
 
 async def test_an_older_computation_never_overwrites_a_newer_one(committed: AsyncEngine) -> None:
     """Drain D1 takes tickets A and B, then is held up (another transaction holds A's row)
-    while an answer on B commits and drain D2 recomputes B. When D1 goes on, its figures for B
-    must not be the ones from before that answer: a drain locks its tickets' rows before it
-    reads (rollup.lock_rows), so D1 computes B only after D2 committed."""
+    while an answer on B commits. Drain D2, started then, must not recompute B before D1 has
+    committed (D1's older figures for B would then overwrite D2's, and the bucket sums would
+    subtract what D2 added): drains take turns (upkeep.DRAINING), so D2 waits for D1."""
     sessions = make_sessionmaker(committed)
     tickets = await _seed_committed(committed, [Case("2026-05-04T10:00", score=1)] * 2)
     a, b = sorted(t.id for t in tickets)  # D1 locks in ticket order: A first
@@ -411,26 +411,25 @@ async def test_an_older_computation_never_overwrites_a_newer_one(committed: Asyn
     await _score(sessions, a, 2)
     await _score(sessions, b, 5)
 
+    async def drain() -> int:
+        async with sessions() as s:
+            n = await upkeep.drain_batch(s, skip_locked=True)
+            await s.commit()
+            return n
+
     async with sessions() as holder:
         await holder.execute(
             select(TicketScore.ticket_id).where(TicketScore.ticket_id == a).with_for_update()
         )
-
-        async def first_drain() -> int:
-            async with sessions() as s:
-                n = await upkeep.drain_batch(s, skip_locked=True)
-                await s.commit()
-                return n
-
-        d1 = asyncio.create_task(first_drain())
+        d1 = asyncio.create_task(drain())
         await _until_a_backend_waits_on_a_lock(sessions)  # D1 took both changes, waits on A
         await _score(sessions, b, 9)
-        async with sessions() as s:
-            # D2 takes the new change (D1's rows are skipped) and does not wait for D1.
-            assert await asyncio.wait_for(upkeep.drain_batch(s, skip_locked=True), 30) == 1
-            await s.commit()
+        d2 = asyncio.create_task(drain())
+        await asyncio.sleep(0.5)
+        assert not d2.done()  # waits for D1's turn to end
         await holder.rollback()
     assert await asyncio.wait_for(d1, 30) == 2
+    assert await asyncio.wait_for(d2, 30) == 1
 
     async with sessions() as s:
         assert await _queue(s) == []

@@ -1,0 +1,96 @@
+"""Reading score_buckets and not_sent_buckets for a plan (app/scoring/buckets.py)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import dialect_name
+from app.scoring import bucket_sql
+from app.scoring.buckets import Plan
+from app.scoring.counts import Counts, from_row
+from app.scoring.schemas import Dimension, NotSent, ScoreFilter
+from app.scoring.sql import DIMENSIONS
+
+# False: every figure from ticket_scores alone. The parity tests compare both ways; nothing
+# else sets it.
+ENABLED = True
+
+
+class Dim:
+    """The buckets a query reads: one `dim`, one value of it or all, grouped by value or not."""
+
+    def __init__(self, name: str, value: Any | None, by_value: bool) -> None:
+        self.name, self.value, self.by_value = name, value, by_value
+
+    def params(self, dialect: str) -> dict[str, str]:
+        out = {"dim": self.name}
+        if self.value is not None:
+            value = self.value
+            if isinstance(value, uuid.UUID) and dialect != "postgresql":
+                value = value.hex  # how SQLite keeps a Uuid column
+            out["value"] = bucket_sql.encode(value)
+        return out
+
+    def key(self, stored: str) -> Any:
+        value = bucket_sql.decode(stored)
+        if value is not None and self.name == Dimension.connector.value:
+            return uuid.UUID(value)
+        return value
+
+
+def dimension(filt: ScoreFilter, by: Dimension | None) -> Dim | None:
+    """The buckets that answer this filter grouped `by`, or None when more than one dimension
+    is involved (no bucket holds the sums of a pair of values)."""
+    named = {
+        dim: getattr(filt, "connector_id" if dim is Dimension.connector else dim.value)
+        for dim in DIMENSIONS
+    }
+    filtered = {dim: v for dim, v in named.items() if v is not None}
+    involved = set(filtered) | ({by} if by is not None else set())
+    if len(involved) > 1:
+        return None
+    if not involved:
+        return Dim(bucket_sql.EVERYTHING, None, by_value=False)
+    (dim,) = involved
+    return Dim(dim.value, filtered.get(dim), by_value=by is not None)
+
+
+async def scores(session: AsyncSession, plan: Plan, dim: Dim) -> dict[tuple[int, Any], Counts]:
+    """Counts per (segment tag, value) from score_buckets."""
+    if not plan.segments:
+        return {}
+    sql = bucket_sql.read(
+        bucket_sql.SCORES, plan.segments, value=dim.value is not None, by_value=dim.by_value
+    )
+    out: dict[tuple[int, Any], Counts] = {}
+    for row in await session.execute(text(sql), dim.params(dialect_name(session))):
+        m = row._mapping
+        key = (m["tag"], dim.key(m["value"]) if dim.by_value else None)
+        out[key] = from_row(m)
+    return out
+
+
+async def not_sent(
+    session: AsyncSession, plan: Plan, dim: Dim
+) -> dict[tuple[int, Any], list[NotSent]]:
+    """Never-sent requests by status and reason per (segment tag, value), from
+    not_sent_buckets."""
+    if not plan.segments:
+        return {}
+    sql = bucket_sql.read(
+        bucket_sql.NOT_SENT, plan.segments, value=dim.value is not None, by_value=dim.by_value
+    )
+    out: dict[tuple[int, Any], list[NotSent]] = {}
+    for row in await session.execute(text(sql), dim.params(dialect_name(session))):
+        m = row._mapping
+        if not m["requests"]:
+            continue  # what is left of requests since sent, or moved to another group
+        key = (m["tag"], dim.key(m["value"]) if dim.by_value else None)
+        out.setdefault(key, []).append(
+            NotSent(status=m["status"], reason=m["reason"], requests=int(m["requests"]))
+        )
+    return out
