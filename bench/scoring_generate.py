@@ -8,7 +8,8 @@ resolution cycle, about `--response-rate` of the sent requests answered, long-ta
 groups and agents. `legacy`: 100,000 tickets with 10 answered requests each (1,000,000
 responses; `--tickets` sets the ticket count). Everything is generated inside PostgreSQL
 (generate_series, one INSERT … SELECT per table), so the data never crosses the wire; then
-ticket_scores and ticket_not_sent are rebuilt and the scoring_dirty queue is left empty. The
+ticket_scores, ticket_not_sent and the bucket sums are rebuilt and the scoring_dirty queue is
+left empty. The
 random stream is seeded: two runs build the same data set relative to the anchor day (today,
 UTC). Prints the generation time and the database URL for bench.scoring_bench.
 """
@@ -21,7 +22,7 @@ import time
 
 import asyncpg
 
-from app.scoring import rollup
+from app.scoring import bucket_sql
 from bench import scoring_realistic
 from bench.common import create_database, dsn, migrate
 
@@ -153,11 +154,14 @@ async def fill(url: str, steps: list[tuple[str, str]]) -> None:
         # build ticket_scores in one statement, as after any bulk import; the rebuild empties
         # the queue first, so nothing is left to drain.
         await conn.execute("SET session_replication_role = replica")
-        clear, scores, *not_sent = rollup.rebuild_all()
+        clear, gone, scores, *rest = bucket_sql.rebuild_all("postgresql")
+        clear_not_sent, not_sent, clear_buckets, clear_not_sent_buckets, buckets, ns_buckets = rest
         steps = [
             *steps,
-            ("ticket_scores", f"{clear}; {scores}"),
-            ("ticket_not_sent", ";".join(not_sent)),
+            ("ticket_scores", f"{clear}; {gone}; {scores}"),
+            ("ticket_not_sent", f"{clear_not_sent}; {not_sent}"),
+            ("score_buckets", f"{clear_buckets}; {buckets}"),
+            ("not_sent_buckets", f"{clear_not_sent_buckets}; {ns_buckets}"),
         ]
         for table, sql in steps:
             started = time.monotonic()

@@ -144,27 +144,47 @@ def rebuild_all(dialect: str) -> list[str]:
 # --- reads --------------------------------------------------------------------------------
 
 
+def _ranges(segments: Sequence[Segment]) -> list[str]:
+    return [
+        f"(b.grain = {s.grain.value} AND b.bucket >= {s.lo} AND b.bucket < {s.hi})"
+        for s in segments
+    ]
+
+
+def values(segments: Sequence[Segment]) -> str:
+    """The values of `dim = :dim` with tickets in the segments' buckets."""
+    return (
+        "SELECT DISTINCT b.value FROM score_buckets b WHERE b.dim = :dim AND b.tickets > 0 "
+        f"AND ({' OR '.join(_ranges(segments))})"
+    )
+
+
 def read(table: _Table, segments: Sequence[Segment], *, value: bool, by_value: bool) -> str:
     """Sums over the buckets the segments name, per segment tag (and per value with
     `by_value`), for `dim = :dim` (and `value = :value` with `value`). The segments are
-    inlined: integers of our own, and the same text for the same plan."""
-    rows = ", ".join(f"({s.grain.value}, {s.lo}, {s.hi}, {s.tag})" for s in segments)
+    inlined, integers of our own: one OR'ed condition each, which PostgreSQL reads as one
+    index range each (a join with a list of segments made it scan the whole dimension)."""
+    ranges = _ranges(segments)
+    tags = {s.tag for s in segments}
+    if len(tags) == 1:
+        tag = str(tags.pop())
+    else:
+        arms = (f"WHEN {r} THEN {s.tag}" for r, s in zip(ranges, segments, strict=True))
+        tag = f"CASE {' '.join(arms)} END"
     extra = [*table.keys, *table.copied]
-    group = ["seg.tag", *(["b.value"] if by_value else []), *(f"b.{k}" for k in extra)]
-    labels = ["seg.tag AS tag", *(["b.value AS value"] if by_value else [])]
+    labels = [f"{tag} AS tag", *(["b.value AS value"] if by_value else [])]
     labels += [f"b.{k} AS {k}" for k in extra]
     sums = [f"sum(b.{c}) AS {c}" for c, _ in table.sums]
     where = "b.dim = :dim" + (" AND b.value = :value" if value else "")
     return (
-        f"WITH seg(grain, lo, hi, tag) AS (VALUES {rows}) "
-        f"SELECT {', '.join(labels + sums)} FROM seg JOIN {table.name} b "
-        "ON b.grain = seg.grain AND b.bucket >= seg.lo AND b.bucket < seg.hi "
-        f"WHERE {where} GROUP BY {', '.join(group)}"
+        f"SELECT {', '.join(labels + sums)} FROM {table.name} b "
+        f"WHERE {where} AND ({' OR '.join(ranges)}) "
+        f"GROUP BY {', '.join(str(i) for i in range(1, len(labels) + 1))}"
     )
 
 
-if __name__ == "__main__":
-    for name in ("postgresql", "sqlite"):
-        print(f"-- {name}")
-        for statement in (apply(t, name, 1, None) for t in (SCORES, NOT_SENT)):
-            print(statement + ";\n")
+if __name__ == "__main__":  # the rebuild after a bulk load (docs/scoring.md)
+    import sys
+
+    for statement in rebuild_all(sys.argv[1] if len(sys.argv) > 1 else "postgresql"):
+        print(statement + ";\n")

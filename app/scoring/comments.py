@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.feedback.models import Response, ResponseFactor
 from app.feedback.scales import SCALES, Band
 from app.pagination import paginate
+from app.scoring import service
 from app.scoring.schemas import (
     Answer,
     AnswerBand,
@@ -128,23 +129,15 @@ async def filter_values(
 ) -> dict[Dimension, list[tuple[str, str]]]:
     """(value, label) per dimension among tickets resolved in the filter's days, sorted; the
     other filter fields are ignored so a choice can always be changed."""
-    days = ScoreFilter(date_from=filt.date_from, date_to=filt.date_to, tz=filt.tz)
-    where = ticket_conditions(days)
     out: dict[Dimension, list[tuple[str, str]]] = {}
-    for dim, name in DIMENSIONS.items():
+    for dim in DIMENSIONS:
         if dim == Dimension.agent and not agents:
             continue
-        col = getattr(Ticket, name)
+        found = await service.values(session, filt, dim)
         if dim == Dimension.connector:
-            stmt = (
-                select(CONNECTORS.c.id, CONNECTORS.c.name)
-                .where(CONNECTORS.c.id.in_(select(col).where(*where).distinct()))
-                .order_by(CONNECTORS.c.name)
-            )
-            rows = (await session.execute(stmt.limit(FILTER_VALUES_LIMIT))).all()
-            out[dim] = [(str(i), str(n)) for i, n in rows]
-            continue
-        stmt = select(col).where(col.is_not(None), *where).distinct().order_by(col)
-        values = (await session.scalars(stmt.limit(FILTER_VALUES_LIMIT))).all()
-        out[dim] = [(str(v), str(v)) for v in values]
+            stmt = select(CONNECTORS.c.id, CONNECTORS.c.name).where(CONNECTORS.c.id.in_(found))
+            rows = (await session.execute(stmt.order_by(CONNECTORS.c.name))).all()
+            out[dim] = [(str(i), str(n)) for i, n in rows[:FILTER_VALUES_LIMIT]]
+        else:
+            out[dim] = [(str(v), str(v)) for v in found[:FILTER_VALUES_LIMIT]]
     return out

@@ -35,7 +35,8 @@ class Counts:
     lost_histogram: dict[int, int] = field(default_factory=dict)
     requests_sent: int = 0
     requests_not_sent: int = 0
-    not_sent: list[NotSent] = field(default_factory=list)
+    # never-sent requests by (status, reason)
+    not_sent: dict[tuple[str, str | None], int] = field(default_factory=dict)
     sla_known: int = 0
     sla_met: int = 0
     factors: dict[str, int] = field(default_factory=dict)  # responses that picked each
@@ -78,7 +79,13 @@ class Counts:
             norm_n += s["n"]
         return ScoreFigures(
             requests_sent=self.requests_sent,
-            not_sent=sorted(self.not_sent, key=lambda x: (x.status, x.reason or "")),
+            not_sent=[
+                NotSent(status=status, reason=reason, requests=n)
+                for (status, reason), n in sorted(
+                    self.not_sent.items(), key=lambda x: (x[0][0], x[0][1] or "")
+                )
+                if n
+            ],
             responses=self.responses,
             response_rate=formulas.ratio(self.responses, self.requests_sent),
             happiness=HappinessFigures(
@@ -118,29 +125,17 @@ class Counts:
                 mine[name] += n
         self.lost_n += other.lost_n
         self.lost_sum += other.lost_sum
-        _add(self.lost_histogram, other.lost_histogram)
+        add_into(self.lost_histogram, other.lost_histogram)
         self.requests_sent += other.requests_sent
         self.requests_not_sent += other.requests_not_sent
         self.sla_known += other.sla_known
         self.sla_met += other.sla_met
-        _add(self.factors, other.factors)
-        _add(self.polarity_responses, other.polarity_responses)
-        self.add_not_sent(other.not_sent)
-
-    def add_not_sent(self, rows: list[NotSent]) -> None:
-        """Add never-sent requests, one row per status and reason."""
-        for row in rows:
-            same = next(
-                (n for n in self.not_sent if (n.status, n.reason) == (row.status, row.reason)),
-                None,
-            )
-            if same is None:
-                self.not_sent.append(row.model_copy())
-            else:
-                same.requests += row.requests
+        add_into(self.factors, other.factors)
+        add_into(self.polarity_responses, other.polarity_responses)
+        add_into(self.not_sent, other.not_sent)
 
 
-def _add(mine: dict[Any, int], other: dict[Any, int]) -> None:
+def add_into(mine: dict[Any, int], other: dict[Any, int]) -> None:
     for key, n in other.items():
         mine[key] = mine.get(key, 0) + n
 

@@ -171,7 +171,9 @@ ScoreBucket = Table(
     Base.metadata,
     Column("grain", SmallInteger, nullable=False),
     Column("bucket", BigInteger, nullable=False),
-    *(Column(c, BigInteger, nullable=False, server_default="0") for c in ["tickets", *COUNTED]),
+    # int4, as in ticket_scores: PostgreSQL sums int4 into int8; int8 it sums as numeric, slower
+    # and read back as Decimal. A month of one dimension value stays far below 2**31.
+    *(Column(c, Integer, nullable=False, server_default="0") for c in ["tickets", *COUNTED]),
     Column("dim", String(32), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("dim", "value", "grain", "bucket"),
@@ -183,7 +185,7 @@ NotSentBucket = Table(
     Base.metadata,
     Column("grain", SmallInteger, nullable=False),
     Column("bucket", BigInteger, nullable=False),
-    Column("requests", BigInteger, nullable=False, server_default="0"),
+    Column("requests", Integer, nullable=False, server_default="0"),
     Column("dim", String(32), nullable=False),
     Column("value", Text, nullable=False),
     Column("status", String(16), nullable=False),

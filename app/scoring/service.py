@@ -15,9 +15,9 @@ from app.db import dialect_name
 from app.feedback.scales import NEGATIVE_FACTORS, POSITIVE_FACTORS
 from app.pagination import InvalidCursor, decode_cursor, encode_cursor
 from app.scoring import bucket_reads, buckets, formulas, upkeep
-from app.scoring.counts import Counts, from_row
+from app.scoring.counts import Counts, add_into, from_row
 from app.scoring.models import TicketNotSent, TicketScore
-from app.scoring.schemas import Dimension, FactorList, NotSent, ScoreFigures, ScoreFilter
+from app.scoring.schemas import Dimension, FactorList, ScoreFigures, ScoreFilter
 from app.scoring.sql import (
     DIMENSIONS,
     hash_grouping,
@@ -81,10 +81,33 @@ async def aggregate(
         for k, counts in edges.items():
             out.setdefault(k, Counts()).add(counts)
     if any(c.requests_not_sent for c in out.values()):
-        for (tag, value), rows_ in (await bucket_reads.not_sent(session, plan, dim)).items():
+        for (tag, value), by_reason in (await bucket_reads.not_sent(session, plan, dim)).items():
             if key(tag, value) in out:
-                out[key(tag, value)].add_not_sent(rows_)
+                add_into(out[key(tag, value)].not_sent, by_reason)
     return {k: c for k, c in out.items() if c.tickets > 0}
+
+
+async def values(session: AsyncSession, filt: ScoreFilter, by: Dimension) -> list[Any]:
+    """The values of `by` among tickets resolved in the filter's days (its other fields are
+    ignored), sorted; tickets without one are left out."""
+    await upkeep.catch_up(session)
+    days = ScoreFilter(date_from=filt.date_from, date_to=filt.date_to, tz=filt.tz)
+    column = getattr(TicketScore, DIMENSIONS[by])
+    per_ticket = select(column).where(*ticket_conditions(days, table=TicketScore)).distinct()
+    if not bucket_reads.ENABLED:
+        found = set((await session.scalars(per_ticket)).all())
+    else:
+        plan = buckets.plan(_ranges(*utc_range(days), None))
+        found = await bucket_reads.values(session, plan, bucket_reads.Dim(by.value, None, True))
+        if plan.rows:
+            rows = [(_instant(lo), _instant(hi)) for lo, hi in plan.rows]
+            edges = per_ticket.where(_within(TicketScore, rows))
+            found |= set((await session.scalars(edges)).all())
+    return sorted(v for v in found if v is not None)
+
+
+def _within(table: Any, rows: list[tuple[datetime, datetime]]) -> Any:
+    return or_(*(and_(table.resolved_at >= a, table.resolved_at < b) for a, b in rows))
 
 
 def _ranges(
@@ -137,9 +160,7 @@ async def _per_ticket(
         def where(table: Any) -> list[Any]:
             conds = ticket_conditions(filt, table=table, start=start, end=end)
             if rows is not None:
-                conds.append(
-                    or_(*(and_(table.resolved_at >= a, table.resolved_at < b) for a, b in rows))
-                )
+                conds.append(_within(table, rows))
             return conds
 
         s = TicketScore
@@ -166,9 +187,7 @@ async def _per_ticket(
             .group_by(*group, n.status, n.reason)
         )
         for row in await session.execute(stmt):
-            out.setdefault(row.key, Counts()).not_sent.append(
-                NotSent(status=row.status, reason=row.reason, requests=int(row.n))
-            )
+            out.setdefault(row.key, Counts()).not_sent[(row.status, row.reason)] = int(row.n)
         return out
 
 

@@ -12,7 +12,8 @@ tickets). These tables hold the same sums per UTC hour, day and month, over ever
 per value of each dimension; readers combine them with the per-ticket rows for the minutes a
 local period does not cover (app/scoring/buckets.py), and drains keep them exact by difference
 (app/scoring/bucket_sql.py). Upgrading fills them from ticket_scores and ticket_not_sent, which
-are exact already. The fill SQL is a frozen copy of `python -m app.scoring.bucket_sql`.
+are exact already. The fill SQL is a frozen copy of the last two statements `python -m
+app.scoring.bucket_sql` prints per dialect.
 """
 
 # ruff: noqa: E501 - frozen SQL, one statement per line
@@ -122,7 +123,7 @@ def upgrade() -> None:
     op.create_table(
         "score_buckets",
         *_key(),
-        *(sa.Column(c, sa.BigInteger(), server_default="0", nullable=False) for c in SUMMED),
+        *(sa.Column(c, sa.Integer(), server_default="0", nullable=False) for c in SUMMED),
         sa.Column("dim", sa.String(length=32), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("dim", "value", "grain", "bucket", name=op.f("pk_score_buckets")),
@@ -133,7 +134,7 @@ def upgrade() -> None:
     op.create_table(
         "not_sent_buckets",
         *_key(),
-        sa.Column("requests", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("requests", sa.Integer(), server_default="0", nullable=False),
         sa.Column("dim", sa.String(length=32), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),

@@ -532,3 +532,51 @@ async def test_the_background_drain_empties_the_queue_within_its_bound(
         assert len(await assert_exact(s, catch_up=False)) == len(cases)  # no reader drained
         assert await s.scalar(select(func.count()).select_from(TicketScore)) == len(cases)
         await s.rollback()
+
+
+async def test_the_bucket_sums_never_lag_an_answer_past_the_bound(
+    committed: AsyncEngine, pg_url: str
+) -> None:
+    """Answers arrive one after another while the ticker runs; each is in the stored bucket
+    sums (read raw, no reader catching up) within one drain interval plus one pass, the bound
+    docs/scoring.md states for every scoring table."""
+    settings = make_settings(pg_url, jobs={"enabled": True}, scoring={"drain_seconds": 0.5})
+    sessions = make_sessionmaker(committed)
+    tickets = await _seed_committed(
+        committed,
+        [Case(f"2026-06-{1 + i % 28:02d}T09:00", agent="ann", score=5) for i in range(20)],
+    )
+    bound = settings.scoring.drain_seconds + upkeep.PASS_BOUND_SECONDS
+    stored = text(
+        "SELECT sum(s10_sum) FROM score_buckets WHERE dim = :dim AND value = :value AND grain = :g"
+    )
+    http = make_http_client(settings)
+    scheduler = start_ticker(Worker(sessions, http, settings), sessions, settings)
+    lags = []
+    try:
+        expected = 5 * len(tickets)
+        for i, ticket in enumerate(random.Random(3).sample(tickets, 10)):
+            score = i % 11
+            await _score(sessions, ticket.id, score)
+            answered = time.monotonic()
+            expected += score - 5
+            while True:
+                async with sessions() as s:
+                    sums = [
+                        await s.scalar(stored, {"dim": dim, "value": value, "g": grain})
+                        for dim, value, grain in (("*", "", 3), ("agent", "=ann", 1))
+                    ]
+                if sums == [expected, expected]:
+                    break
+                lag = time.monotonic() - answered
+                assert lag < bound, f"answer {i} not in the sums after {lag:.1f} s: {sums}"
+                await asyncio.sleep(0.02)
+            lags.append(time.monotonic() - answered)
+            await asyncio.sleep(random.Random(i).random() * 0.3)  # answers at any moment
+    finally:
+        scheduler.shutdown(wait=False)
+        await http.aclose()
+    assert max(lags) < bound
+    async with sessions() as s:
+        await assert_exact(s, catch_up=False)
+        await s.rollback()
