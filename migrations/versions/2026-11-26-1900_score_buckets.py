@@ -127,6 +127,7 @@ def upgrade() -> None:
         sa.Column("dim", sa.String(length=32), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("dim", "value", "grain", "bucket", name=op.f("pk_score_buckets")),
+        postgresql_with={"fillfactor": "70"},  # in-place (HOT) updates of the sums
     )
     op.create_index(
         "ix_score_buckets_dim_grain_bucket", "score_buckets", ["dim", "grain", "bucket"]
