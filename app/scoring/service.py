@@ -50,6 +50,7 @@ async def aggregate(
     by: Dimension | None = None,
     bounds: list[datetime] | None = None,
     with_factors: bool = True,
+    with_not_sent: bool = True,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> dict[Any, Counts]:
@@ -65,7 +66,7 @@ async def aggregate(
     start, end = start or default_start, end or default_end
     dim = bucket_reads.dimension(filt, by) if bucket_reads.ENABLED else None
     if dim is None:
-        return await _per_ticket(session, filt, by, bounds, with_factors, start, end)
+        return await _per_ticket(session, filt, by, bounds, with_factors, with_not_sent, start, end)
 
     plan = buckets.plan(_ranges(start, end, bounds))
 
@@ -77,10 +78,12 @@ async def aggregate(
         out.setdefault(key(tag, value), Counts()).add(counts)
     if plan.rows:
         rows = [(_instant(lo), _instant(hi)) for lo, hi in plan.rows]
-        edges = await _per_ticket(session, filt, by, bounds, with_factors, start, end, rows)
+        edges = await _per_ticket(
+            session, filt, by, bounds, with_factors, with_not_sent, start, end, rows
+        )
         for k, counts in edges.items():
             out.setdefault(k, Counts()).add(counts)
-    if any(c.requests_not_sent for c in out.values()):
+    if with_not_sent and any(c.requests_not_sent for c in out.values()):
         for (tag, value), by_reason in (await bucket_reads.not_sent(session, plan, dim)).items():
             if key(tag, value) in out:
                 add_into(out[key(tag, value)].not_sent, by_reason)
@@ -140,6 +143,7 @@ async def _per_ticket(
     by: Dimension | None,
     bounds: list[datetime] | None,
     with_factors: bool,
+    with_not_sent: bool,
     start: datetime | None,
     end: datetime | None,
     rows: list[tuple[datetime, datetime]] | None = None,
@@ -176,7 +180,7 @@ async def _per_ticket(
             m = row._mapping
             if m["tickets"]:  # ungrouped, a row of zeros means no ticket in scope
                 out[m["key"]] = from_row(m)
-        if not any(c.requests_not_sent for c in out.values()):
+        if not with_not_sent or not any(c.requests_not_sent for c in out.values()):
             return out
 
         n = TicketNotSent
@@ -210,13 +214,21 @@ async def summary_and_factors(
     return counts.figures(hourly_cost), counts.factor_list()
 
 
+async def breakdown_counts(
+    session: AsyncSession, filt: ScoreFilter, *, by: Dimension, with_not_sent: bool = True
+) -> list[tuple[str | None, Counts]]:
+    """Every group with tickets in scope, sorted by key (null last). Without `with_not_sent`,
+    never-sent requests are counted but not listed by reason (a chart needs no reasons)."""
+    groups = await aggregate(session, filt, by=by, with_factors=False, with_not_sent=with_not_sent)
+    keys = sorted(groups, key=lambda k: (k is None, str(k) if k is not None else ""))
+    return [(None if k is None else str(k), groups[k]) for k in keys]
+
+
 async def breakdown(
     session: AsyncSession, filt: ScoreFilter, *, by: Dimension, hourly_cost: float
 ) -> list[tuple[str | None, ScoreFigures]]:
-    """Every group with tickets, requests or responses in scope, sorted by key (null last)."""
-    groups = await aggregate(session, filt, by=by, with_factors=False)
-    keys = sorted(groups, key=lambda k: (k is None, str(k) if k is not None else ""))
-    return [(None if k is None else str(k), groups[k].figures(hourly_cost)) for k in keys]
+    rows = await breakdown_counts(session, filt, by=by)
+    return [(k, c.figures(hourly_cost)) for k, c in rows]
 
 
 async def trend(
@@ -290,11 +302,11 @@ async def breakdown_page(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[tuple[str | None, ScoreFigures]], str | None]:
-    rows = await breakdown(session, filt, by=by, hourly_cost=hourly_cost)
+    rows = await breakdown_counts(session, filt, by=by)
     # Sort key for the cursor: null groups sort last, as "\x7f" never starts a real value here.
     sort_keys = [NULL_KEY if k is None else "\x00" + k for k, _ in rows]
     start = _after(sort_keys, cursor)
-    chunk = rows[start : start + limit]
+    chunk = [(k, c.figures(hourly_cost)) for k, c in rows[start : start + limit]]
     more = start + limit < len(rows)
     return chunk, encode_cursor(sort_keys[start + limit - 1]) if more else None
 

@@ -1,16 +1,18 @@
-"""Keeps ticket_scores and ticket_not_sent exact off the write path (docs/scoring.md, "Databases").
+"""Keeps ticket_scores, ticket_not_sent and their bucket sums exact off the write path
+(docs/scoring.md, "Databases").
 
 A write only appends its ticket to `scoring_dirty` (triggers, app/scoring/rollup.py). A drain
-deletes queued rows and recomputes their tickets set-based in the same transaction:
+deletes queued rows and recomputes their tickets set-based in one transaction, moving the
+bucket sums by difference (app/scoring/bucket_sql.py):
 - in the background, every `XPULSE_SCORING__DRAIN_SECONDS` in every process that runs the
   ticker, claiming rows with SKIP LOCKED so replicas share the queue;
 - by every reader of those tables first (`catch_up`): everything queued, without SKIP LOCKED,
   so a reader waits for a drain in flight rather than reading around it. A figure read after a
   write committed includes it.
 On PostgreSQL one transaction drains at a time (DRAINING, a transaction-level advisory lock):
-two drains taking queue and ticket rows in different orders deadlocked under a steady answer
-load with several dashboard readers. A reader waits for the lock; the background drain skips its
-tick while another transaction holds it.
+what a drain subtracts from the sums must be what an earlier one added, and two drains taking
+queue and ticket rows in different orders deadlocked. A reader waits for the lock; the
+background drain skips its tick while another transaction holds it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import dialect_name
@@ -47,6 +49,7 @@ BACKGROUND_LOCK_TIMEOUT = "200ms"
 DEADLOCK_RETRIES = 3
 DRAINING = 0x5C0_0001  # the advisory lock key of a drain (any constant no other lock uses)
 LOCK_DRAINING = text("SELECT pg_advisory_xact_lock(:key)")
+WROTE = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")  # this transaction wrote
 
 
 @dataclass(frozen=True)
@@ -141,13 +144,32 @@ async def drain_batch(
 
 
 async def catch_up(session: AsyncSession) -> int:
-    """Call before reading ticket_scores or ticket_not_sent: drains every row queued when it
-    starts, in the reader's transaction, so the reads that follow (each statement a fresh
-    snapshot) include every write committed before. A quiet read costs one tiny query."""
-    st = _statements(dialect_name(session))
-    newest = (await session.execute(st.newest)).scalar()
+    """Call before reading ticket_scores, ticket_not_sent or the bucket sums: drains every row
+    queued when it starts, so the reads that follow (each statement a fresh snapshot) include
+    every write committed before. A quiet read costs one tiny query.
+
+    On PostgreSQL a reader whose transaction wrote nothing (every GET) drains in a short
+    transaction of its own and commits it: the lock that makes drains take turns is then held
+    for the drain only, not until the reader's response is sent (readers queued behind each
+    other's whole requests under a steady answer load). A transaction that wrote (its own
+    changes are not visible to another) drains in itself, holding the lock until it ends."""
+    dialect = dialect_name(session)
+    newest = (await session.execute(_statements(dialect).newest)).scalar()
     if newest is None:
         return 0
+    if dialect != "postgresql":  # SQLite: one writer, the reader's own transaction
+        return await _catch_up_in(session, newest)
+    engine = session.bind
+    if isinstance(engine, AsyncEngine) and not (await session.execute(WROTE)).scalar():
+        async with AsyncSession(engine) as own:
+            drained = await _catch_up_in(own, newest)
+            await own.commit()
+        return drained
+    return await _catch_up_in(session, newest)
+
+
+async def _catch_up_in(session: AsyncSession, newest: int) -> int:
+    st = _statements(dialect_name(session))
     if dialect_name(session) == "postgresql":  # held until this transaction ends
         await session.execute(LOCK_DRAINING, {"key": DRAINING})
     drained = 0

@@ -580,3 +580,34 @@ async def test_the_bucket_sums_never_lag_an_answer_past_the_bound(
     async with sessions() as s:
         await assert_exact(s, catch_up=False)
         await s.rollback()
+
+
+async def test_a_reader_holds_the_drain_lock_only_while_it_drains(committed: AsyncEngine) -> None:
+    """A reader that wrote nothing drains in a short transaction of its own: other readers do
+    not wait for its whole request. One that wrote drains in its own transaction and holds the
+    lock until that ends (its changes are visible to nobody else)."""
+    sessions = make_sessionmaker(committed)
+    (ticket,) = await _seed_committed(committed, [Case("2026-05-06T10:00", score=3)])
+    try_lock = text("SELECT pg_try_advisory_xact_lock(:key)")
+    async with sessions() as s:
+        await upkeep.catch_up(s)
+        await s.commit()
+
+    await _score(sessions, ticket.id, 9)
+    async with sessions() as reader, sessions() as other:
+        assert await upkeep.catch_up(reader) == 1
+        assert (await _stored(reader, ticket.id))["s10_sum"] == 9  # drained and committed
+        assert await other.scalar(try_lock, {"key": upkeep.DRAINING})  # lock already free
+        await other.rollback()
+        async with sessions() as fresh:  # committed: visible to everyone
+            assert (await _stored(fresh, ticket.id))["s10_sum"] == 9
+
+    async with sessions() as writer, sessions() as other:
+        await writer.execute(
+            update(Response).where(Response.ticket_id == ticket.id).values(score=4)
+        )
+        assert await upkeep.catch_up(writer) == 1
+        assert (await _stored(writer, ticket.id))["s10_sum"] == 4
+        assert not await other.scalar(try_lock, {"key": upkeep.DRAINING})  # held until it ends
+        await writer.rollback()
+        await other.rollback()
