@@ -50,6 +50,7 @@ DEADLOCK_RETRIES = 3
 DRAINING = 0x5C0_0001  # the advisory lock key of a drain (any constant no other lock uses)
 LOCK_DRAINING = text("SELECT pg_advisory_xact_lock(:key)")
 WROTE = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")  # this transaction wrote
+CAUGHT_UP = "xpulse.scoring.caught_up"  # session.info: the transaction that last caught up
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,11 @@ async def catch_up(session: AsyncSession) -> int:
     every write committed before. A quiet read costs one tiny query.
 
     On PostgreSQL a reader whose transaction wrote nothing (every GET) drains in a short
-    transaction of its own and commits it: the lock that makes drains take turns is then held
-    for the drain only, not until the reader's response is sent (readers queued behind each
-    other's whole requests under a steady answer load). A transaction that wrote (its own
-    changes are not visible to another) drains in itself, holding the lock until it ends."""
+    transaction of its own and commits it, once per transaction: the lock that makes drains
+    take turns is then held for the drain only, not until the reader's response is sent
+    (readers queued behind each other's whole requests under a steady answer load). A
+    transaction that wrote (its own changes are not visible to another) drains in itself, at
+    every call, holding the lock until it ends."""
     dialect = dialect_name(session)
     newest = (await session.execute(_statements(dialect).newest)).scalar()
     if newest is None:
@@ -161,9 +163,15 @@ async def catch_up(session: AsyncSession) -> int:
         return await _catch_up_in(session, newest)
     engine = session.bind
     if isinstance(engine, AsyncEngine) and not (await session.execute(WROTE)).scalar():
+        # Once per transaction: the figures of one request (a dashboard page reads a dozen)
+        # include every write committed before its first read, and agree with each other.
+        transaction = session.sync_session.get_transaction()
+        if session.info.get(CAUGHT_UP) is transaction:
+            return 0
         async with AsyncSession(engine) as own:
             drained = await _catch_up_in(own, newest)
             await own.commit()
+        session.info[CAUGHT_UP] = transaction
         return drained
     return await _catch_up_in(session, newest)
 

@@ -611,3 +611,21 @@ async def test_a_reader_holds_the_drain_lock_only_while_it_drains(committed: Asy
         assert not await other.scalar(try_lock, {"key": upkeep.DRAINING})  # held until it ends
         await writer.rollback()
         await other.rollback()
+
+
+async def test_a_reader_catches_up_once_per_request(committed: AsyncEngine) -> None:
+    """The figures of one read request include every write committed before its first read:
+    a write committed while it reads is left for the next request, so a page's figures agree
+    with each other (and the request does not queue for the drain lock again)."""
+    sessions = make_sessionmaker(committed)
+    (ticket,) = await _seed_committed(committed, [Case("2026-05-07T10:00", score=3)])
+    filt = ScoreFilter(date_from="2026-05-01", date_to="2026-05-31")
+    async with sessions() as reader:
+        first = await service.summary(reader, filt, hourly_cost=0)
+        await _score(sessions, ticket.id, 10)
+        again = await service.summary(reader, filt, hourly_cost=0)
+        assert again.happiness == first.happiness
+        await reader.rollback()
+    async with sessions() as next_request:
+        assert (await service.summary(next_request, filt, hourly_cost=0)).happiness.happy == 1
+        await next_request.rollback()
