@@ -1,5 +1,6 @@
 """The scoring benchmark's generator: the realistic shape has the proportions it promises, the
-legacy shape keeps its old one, and both leave the rollup exact with an empty queue."""
+legacy shape keeps its old one, and both leave the rollup and the bucket sums exact with an empty
+queue."""
 
 from __future__ import annotations
 
@@ -42,6 +43,16 @@ def generate(url: str, steps: list[tuple[str, str]]) -> dict[str, object]:
                     )
                 },
                 "not_sent": await one("SELECT sum(requests) FROM ticket_not_sent"),
+                # the bucket sums, per month over everything and per day by agent
+                "bucket_answers": await one(
+                    "SELECT sum(responses) FROM score_buckets WHERE dim = '*' AND grain = 3"
+                ),
+                "bucket_tickets": await one(
+                    "SELECT sum(tickets) FROM score_buckets WHERE dim = 'agent' AND grain = 2"
+                ),
+                "bucket_not_sent": await one(
+                    "SELECT sum(requests) FROM not_sent_buckets WHERE dim = '*' AND grain = 1"
+                ),
                 "suppressed_failed": await one(
                     "SELECT count(*) FROM feedback_requests "
                     "WHERE status IN ('suppressed', 'failed')"
@@ -68,6 +79,8 @@ def test_realistic_shape(blank_pg_url: str) -> None:
     assert f["tickets"] == f["scores"] == 4000
     assert f["dirty"] == 0
     assert f["counted"] == f["answers"]  # the rebuilt rollup counts every human answer
+    assert f["bucket_answers"] == f["answers"] and f["bucket_tickets"] == f["tickets"]
+    assert f["bucket_not_sent"] == f["not_sent"]
     assert 0.25 < f["responses"] / f["sent"] < 0.35
     assert 0.01 < f["twice"] / f["tickets"] < 0.05  # reopened and surveyed twice
     assert f["per_ticket"] <= 2
