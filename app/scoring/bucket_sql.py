@@ -87,11 +87,12 @@ def _bucket(dialect: str) -> str:
         other = "floor(extract(epoch FROM s.resolved_at) / g.len) * g.len"
     else:
         # SQLite keeps UTC text; its date functions round to the millisecond, so 23:59:59.9999
-        # would count in the next bucket: they get the whole seconds only. Integer division
-        # is floor division after 1970.
+        # would count in the next bucket: they get the whole seconds only. Its % truncates
+        # toward zero: the bucket start is t minus the floored remainder (before 1970 too).
         whole = "substr(s.resolved_at, 1, 19)"
         month = f"strftime('%s', {whole}, 'start of month')"
-        other = f"(CAST(strftime('%s', {whole}) AS INTEGER) / g.len) * g.len"
+        t = f"CAST(strftime('%s', {whole}) AS INTEGER)"
+        other = f"({t} - (({t} % g.len) + g.len) % g.len)"
     return (
         f"CAST(CASE WHEN s.resolved_at IS NULL THEN {NO_TIME} "
         f"WHEN g.grain = {Grain.month.value} THEN {month} ELSE {other} END AS BIGINT)"

@@ -13,7 +13,7 @@ Pure arithmetic on epoch seconds: no database here (app/scoring/bucket_sql.py re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import MAXYEAR, UTC, datetime
 from enum import IntEnum
 
 
@@ -49,6 +49,8 @@ def ceil(t: int, grain: Grain) -> int:
         return start + (3600 if grain is Grain.hour else 86400)
     d = datetime.fromtimestamp(start, UTC)
     year, month = (d.year + 1, 1) if d.month == 12 else (d.year, d.month + 1)
+    if year > MAXYEAR:  # December 9999: no later month to start
+        return FOREVER
     return int(datetime(year, month, 1, tzinfo=UTC).timestamp())
 
 

@@ -171,9 +171,13 @@ ScoreBucket = Table(
     Base.metadata,
     Column("grain", SmallInteger, nullable=False),
     Column("bucket", BigInteger, nullable=False),
-    # int4, as in ticket_scores: PostgreSQL sums int4 into int8; int8 it sums as numeric, slower
-    # and read back as Decimal. A month of one dimension value stays far below 2**31.
-    *(Column(c, Integer, nullable=False, server_default="0") for c in ["tickets", *COUNTED]),
+    # int4 counts, as in ticket_scores: PostgreSQL sums int4 into int8, but int8 as numeric,
+    # slower and read back as Decimal. A month's counts stay far below 2**31; lost minutes may
+    # not (three million answers of a day lost), so they are int8.
+    *(
+        Column(c, BigInteger if c == "lost_sum" else Integer, nullable=False, server_default="0")
+        for c in ["tickets", *COUNTED]
+    ),
     Column("dim", String(32), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("dim", "value", "grain", "bucket"),

@@ -51,6 +51,7 @@ DRAINING = 0x5C0_0001  # the advisory lock key of a drain (any constant no other
 LOCK_DRAINING = text("SELECT pg_advisory_xact_lock(:key)")
 WROTE = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")  # this transaction wrote
 CAUGHT_UP = "xpulse.scoring.caught_up"  # session.info: the transaction that last caught up
+REPEATABLE_READ = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
 @dataclass(frozen=True)
@@ -146,38 +147,38 @@ async def drain_batch(
 
 async def catch_up(session: AsyncSession) -> int:
     """Call before reading ticket_scores, ticket_not_sent or the bucket sums: drains every row
-    queued when it starts, so the reads that follow (each statement a fresh snapshot) include
-    every write committed before. A quiet read costs one tiny query.
+    queued when it starts, so the reads that follow include every write committed before.
 
-    On PostgreSQL a reader whose transaction wrote nothing (every GET) drains in a short
-    transaction of its own and commits it, once per transaction: the lock that makes drains
-    take turns is then held for the drain only, not until the reader's response is sent
-    (readers queued behind each other's whole requests under a steady answer load). A
-    transaction that wrote (its own changes are not visible to another) drains in itself, at
-    every call, holding the lock until it ends."""
-    dialect = dialect_name(session)
-    newest = (await session.execute(_statements(dialect).newest)).scalar()
+    On PostgreSQL, in a transaction that has only read so far (every dashboard and API read),
+    once per request: that transaction ends (it holds nothing), the drain runs in a short
+    transaction of its own on the same connection and commits, and the request's reads go on
+    in one REPEATABLE READ snapshot taken after it. So the lock that makes drains take turns is
+    held for the drain only, not until the response is sent (readers queued behind each other's
+    whole requests under a steady answer load), and every figure of the request sees the same
+    sums: a drain another request commits meanwhile cannot land between the statements of one
+    figure. A transaction that wrote (its changes are visible to no other) drains in itself
+    before every read, holding the lock until it ends; so does every transaction on SQLite."""
+    if dialect_name(session) != "postgresql" or not isinstance(session.bind, AsyncEngine):
+        return await _catch_up_in(session)
+    if (await session.execute(WROTE)).scalar():
+        return await _catch_up_in(session)
+    if session.info.get(CAUGHT_UP) is session.sync_session.get_transaction():
+        return 0  # this request's snapshot is taken
+    await session.commit()  # it only read: ending it loses nothing
+    drained = await _catch_up_in(session)
+    await session.commit()
+    await session.execute(REPEATABLE_READ)
+    session.info[CAUGHT_UP] = session.sync_session.get_transaction()
+    return drained
+
+
+async def _catch_up_in(session: AsyncSession) -> int:
+    """Drain, in the session's transaction, every row queued when it starts. A quiet queue
+    costs one tiny query."""
+    st = _statements(dialect_name(session))
+    newest = (await session.execute(st.newest)).scalar()
     if newest is None:
         return 0
-    if dialect != "postgresql":  # SQLite: one writer, the reader's own transaction
-        return await _catch_up_in(session, newest)
-    engine = session.bind
-    if isinstance(engine, AsyncEngine) and not (await session.execute(WROTE)).scalar():
-        # Once per transaction: the figures of one request (a dashboard page reads a dozen)
-        # include every write committed before its first read, and agree with each other.
-        transaction = session.sync_session.get_transaction()
-        if session.info.get(CAUGHT_UP) is transaction:
-            return 0
-        async with AsyncSession(engine) as own:
-            drained = await _catch_up_in(own, newest)
-            await own.commit()
-        session.info[CAUGHT_UP] = transaction
-        return drained
-    return await _catch_up_in(session, newest)
-
-
-async def _catch_up_in(session: AsyncSession, newest: int) -> int:
-    st = _statements(dialect_name(session))
     if dialect_name(session) == "postgresql":  # held until this transaction ends
         await session.execute(LOCK_DRAINING, {"key": DRAINING})
     drained = 0

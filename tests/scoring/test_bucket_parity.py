@@ -250,3 +250,24 @@ async def test_buckets_equal_the_per_ticket_rows(any_session: AsyncSession, monk
     await s.execute(delete(Ticket).where(Ticket.id.in_(gone)))
     assert await s.scalar(select(func.count()).select_from(Ticket)) == len(tickets) - 6
     await _assert_parity(s, filters, monkeypatch)
+
+
+async def test_the_ends_of_the_calendar(any_session: AsyncSession, monkeypatch) -> None:
+    """Before 1970 (negative epoch seconds, whose remainders SQLite truncates toward zero) and
+    in December 9999 (no next month), both ways agree and nothing fails."""
+    s = any_session
+    connector = await make_connector(s)
+    for i, when in enumerate(["1969-12-31T23:30:00", "1970-01-01T00:30:00", "9999-12-15T10:00"]):
+        await add_case(s, connector, Case(when, "Old", score=i * 4), i + 1)
+    filters = [
+        ScoreFilter(date_from="1969-12-31", date_to="1969-12-31"),
+        ScoreFilter(date_from="1970-01-01", date_to="1970-01-01"),
+        ScoreFilter(date_from="1969-12-01", date_to="1970-01-31", tz="Asia/Kolkata"),
+        ScoreFilter(date_from="9999-12-01", date_to="9999-12-30"),
+        ScoreFilter(date_from="9999-12-15"),
+    ]
+    fast = [(await service.summary(s, f, hourly_cost=0)).model_dump() for f in filters]
+    monkeypatch.setattr(bucket_reads, "ENABLED", False)
+    slow = [(await service.summary(s, f, hourly_cost=0)).model_dump() for f in filters]
+    assert fast == slow
+    assert [f["responses"] for f in fast] == [1, 1, 2, 1, 1]

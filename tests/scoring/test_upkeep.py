@@ -614,18 +614,43 @@ async def test_a_reader_holds_the_drain_lock_only_while_it_drains(committed: Asy
 
 
 async def test_a_reader_catches_up_once_per_request(committed: AsyncEngine) -> None:
-    """The figures of one read request include every write committed before its first read:
-    a write committed while it reads is left for the next request, so a page's figures agree
-    with each other (and the request does not queue for the drain lock again)."""
+    """The figures of one read request come from one snapshot taken after its catch-up: an
+    answer another request commits and drains meanwhile is left for the next request, so a
+    page's figures (and the several statements of one figure) agree with each other."""
     sessions = make_sessionmaker(committed)
     (ticket,) = await _seed_committed(committed, [Case("2026-05-07T10:00", score=3)])
-    filt = ScoreFilter(date_from="2026-05-01", date_to="2026-05-31")
+    filt = ScoreFilter(date_from="2026-05-01", date_to="2026-05-31", tz="Asia/Kolkata")
     async with sessions() as reader:
         first = await service.summary(reader, filt, hourly_cost=0)
         await _score(sessions, ticket.id, 10)
+        async with sessions() as other:  # another request drains and commits
+            assert (await service.summary(other, filt, hourly_cost=0)).happiness.happy == 1
+            await other.rollback()
         again = await service.summary(reader, filt, hourly_cost=0)
-        assert again.happiness == first.happiness
+        assert again == first
         await reader.rollback()
     async with sessions() as next_request:
         assert (await service.summary(next_request, filt, hourly_cost=0)).happiness.happy == 1
         await next_request.rollback()
+
+
+async def test_readers_need_one_connection_each(committed: AsyncEngine) -> None:
+    """Catching up takes no second connection: as many readers as the pool holds, all with
+    something to drain, all finish (two connections each would starve the pool)."""
+    (ticket,) = await _seed_committed(committed, [Case("2026-05-08T10:00", score=3)])
+    await _score(make_sessionmaker(committed), ticket.id, 7)
+    small = create_engine(str(committed.url.render_as_string(hide_password=False)), pool_size=1)
+    sessions = make_sessionmaker(small)
+    filt = ScoreFilter(date_from="2026-05-01", date_to="2026-05-31")
+
+    async def read() -> int:
+        async with sessions() as s:
+            figures = await service.summary(s, filt, hourly_cost=0)
+            await asyncio.sleep(0.3)  # both hold their connection at once
+            await s.rollback()
+            return figures.responses
+
+    try:
+        assert await asyncio.wait_for(asyncio.gather(read(), read()), 30) == [1, 1]
+    finally:
+        await small.dispose()
