@@ -22,7 +22,7 @@ import time
 
 import asyncpg
 
-from app.scoring import bucket_sql
+from app.scoring import bucket_sql, rollup
 from bench import scoring_realistic
 from bench.common import create_database, dsn, migrate
 
@@ -154,14 +154,12 @@ async def fill(url: str, steps: list[tuple[str, str]]) -> None:
         # build ticket_scores in one statement, as after any bulk import; the rebuild empties
         # the queue first, so nothing is left to drain.
         await conn.execute("SET session_replication_role = replica")
-        clear, gone, scores, *rest = bucket_sql.rebuild_all("postgresql")
-        clear_not_sent, not_sent, clear_buckets, clear_not_sent_buckets, buckets, ns_buckets = rest
+        clear, gone, scores, clear_not_sent, not_sent = rollup.rebuild_all()
         steps = [
             *steps,
             ("ticket_scores", f"{clear}; {gone}; {scores}"),
             ("ticket_not_sent", f"{clear_not_sent}; {not_sent}"),
-            ("score_buckets", f"{clear_buckets}; {buckets}"),
-            ("not_sent_buckets", f"{clear_not_sent_buckets}; {ns_buckets}"),
+            *((table, "; ".join(part)) for table, part in bucket_sql.fill("postgresql")),
         ]
         for table, sql in steps:
             started = time.monotonic()
