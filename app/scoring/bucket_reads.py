@@ -68,12 +68,18 @@ async def values(session: AsyncSession, plan: Plan, dim: Dim) -> set[Any]:
     return {dim.key(v) for (v,) in rows}
 
 
-async def scores(session: AsyncSession, plan: Plan, dim: Dim) -> dict[tuple[int, Any], Counts]:
-    """Counts per (segment tag, value) from score_buckets."""
+async def scores(
+    session: AsyncSession, plan: Plan, dim: Dim, *, skip: frozenset[str] = frozenset()
+) -> dict[tuple[int, Any], Counts]:
+    """Counts per (segment tag, value) from score_buckets; the columns in `skip` count 0."""
     if not plan.segments:
         return {}
     sql = bucket_sql.read(
-        bucket_sql.SCORES, plan.segments, value=dim.value is not None, by_value=dim.by_value
+        bucket_sql.SCORES,
+        plan.segments,
+        value=dim.value is not None,
+        by_value=dim.by_value,
+        skip=skip,
     )
     out: dict[tuple[int, Any], Counts] = {}
     for m in await _rows(session, sql, dim):

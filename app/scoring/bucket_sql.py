@@ -175,9 +175,17 @@ def values(segments: Sequence[Segment]) -> str:
     )
 
 
-def read(table: _Table, segments: Sequence[Segment], *, value: bool, by_value: bool) -> str:
+def read(
+    table: _Table,
+    segments: Sequence[Segment],
+    *,
+    value: bool,
+    by_value: bool,
+    skip: frozenset[str] = frozenset(),
+) -> str:
     """Sums over the buckets the segments name, per segment tag (and per value with
-    `by_value`), for `dim = :dim` (and `value = :value` with `value`). The segments are
+    `by_value`), for `dim = :dim` (and `value = :value` with `value`), without the columns in
+    `skip` (each sum costs PostgreSQL a call per row read). The segments are
     inlined, integers of our own: one OR'ed condition each, which PostgreSQL reads as one
     index range each (a join with a list of segments made it scan the whole dimension)."""
     ranges = _ranges(segments)
@@ -190,7 +198,7 @@ def read(table: _Table, segments: Sequence[Segment], *, value: bool, by_value: b
     extra = [*table.keys, *table.copied]
     labels = [f"{tag} AS tag", *(["b.value AS value"] if by_value else [])]
     labels += [f"b.{k} AS {k}" for k in extra]
-    sums = [f"sum(b.{c}) AS {c}" for c, _ in table.sums]
+    sums = [f"sum(b.{c}) AS {c}" for c, _ in table.sums if c not in skip]
     where = "b.dim = :dim" + (" AND b.value = :value" if value else "")
     return (
         f"SELECT {', '.join(labels + sums)} FROM {table.name} b "

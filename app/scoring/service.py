@@ -29,7 +29,7 @@ from app.scoring.sql import (
 
 EVERYTHING = "*"  # the group key of an ungrouped query
 NULL_KEY = "\x7f"  # the breakdown cursor of the null group, which sorts last
-FACTOR_COLUMNS = {f"f_{k}" for k in POSITIVE_FACTORS + NEGATIVE_FACTORS} | {
+FACTOR_COLUMNS = frozenset({f"f_{k}" for k in POSITIVE_FACTORS + NEGATIVE_FACTORS}) | {
     "positive_responses",
     "negative_responses",
 }
@@ -74,7 +74,8 @@ async def aggregate(
         return value if by is not None else tag if bounds is not None else EVERYTHING
 
     out: dict[Any, Counts] = {}
-    for (tag, value), counts in (await bucket_reads.scores(session, plan, dim)).items():
+    skip = frozenset() if with_factors else FACTOR_COLUMNS
+    for (tag, value), counts in (await bucket_reads.scores(session, plan, dim, skip=skip)).items():
         out.setdefault(key(tag, value), Counts()).add(counts)
     if plan.rows:
         rows = [(_instant(lo), _instant(hi)) for lo, hi in plan.rows]
