@@ -40,33 +40,34 @@ def decode(stored: str) -> str | None:
 class _Table:
     name: str
     source: str  # the per-ticket table it sums
-    keys: tuple[str, ...]  # key columns besides grain, bucket, dim and value
-    copied: tuple[str, ...]  # kept as they are (the same for every row of a key)
-    sums: tuple[tuple[str, str], ...]  # (column, expression over the source row `s`)
-
-    def exprs(self, dialect: str) -> list[str]:
-        """Over the source row `s`: the values of `keys`, then of `copied`."""
-        if self.name == "score_buckets":
-            return []
-        # A reason is free text of up to 2,000 characters, too long for a PostgreSQL index
-        # entry: the key holds its digest there (SQLite has no such limit, and no md5).
-        key = "md5(s.reason)" if dialect == "postgresql" else "s.reason"
-        return ["s.status", f"coalesce('=' || {key}, '')", "s.reason"]
+    # key columns besides grain, bucket, dim and value, then columns kept as they are (the same
+    # for every row of a key), each with its expression over the source row `s` per dialect
+    keys: tuple[str, ...]
+    copied: tuple[str, ...]
+    exprs: dict[str, tuple[str, ...]]
+    sums: tuple[tuple[str, str], ...]  # (column, expression over `s`)
 
 
 SCORES = _Table(
     "score_buckets",
     "ticket_scores",
-    (),
-    (),
-    (("tickets", "1"), *((c, f"s.{c}") for c in COUNTS[1:])),
+    keys=(),
+    copied=(),
+    exprs={"postgresql": (), "sqlite": ()},
+    sums=(("tickets", "1"), *((c, f"s.{c}") for c in COUNTS[1:])),
 )
+# A reason is free text of up to 2,000 characters, too long for a PostgreSQL index entry: the
+# key holds its digest there (SQLite has no such limit, and no md5).
 NOT_SENT = _Table(
     "not_sent_buckets",
     "ticket_not_sent",
-    ("status", "reason_key"),
-    ("reason",),
-    (("requests", "s.requests"),),
+    keys=("status", "reason_key"),
+    copied=("reason",),
+    exprs={
+        "postgresql": ("s.status", "coalesce('=' || md5(s.reason), '')", "s.reason"),
+        "sqlite": ("s.status", "coalesce('=' || s.reason, '')", "s.reason"),
+    },
+    sums=(("requests", "s.requests"),),
 )
 
 
@@ -120,7 +121,7 @@ def apply(
     row without one) to their buckets (those of one grain and dimension with `part`)."""
     keys = ["grain", "bucket", "dim", "value", *table.keys]
     grouped = [*keys, *table.copied]
-    exprs = ["g.grain", _bucket(dialect), "d.dim", _dims(dialect), *table.exprs(dialect)]
+    exprs = ["g.grain", _bucket(dialect), "d.dim", _dims(dialect), *table.exprs[dialect]]
     sums = [f"{sign} * sum({expr})" for _, expr in table.sums]
     cols = [c for c, _ in table.sums]
     where = batch("s.ticket_id") if batch else "1 = 1"
