@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -20,11 +21,13 @@ from app.scoring.sql import DIMENSIONS, hash_grouping
 ENABLED = True
 
 
+@dataclass(frozen=True)
 class Dim:
     """The buckets a query reads: one `dim`, one value of it or all, grouped by value or not."""
 
-    def __init__(self, name: str, value: Any | None, by_value: bool) -> None:
-        self.name, self.value, self.by_value = name, value, by_value
+    name: str
+    value: Any | None
+    by_value: bool
 
     def params(self, dialect: str) -> dict[str, str]:
         out = {"dim": self.name}
