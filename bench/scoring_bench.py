@@ -38,13 +38,15 @@ from app.auth import service as auth_service
 from app.auth.models import ApiKey, Scope
 from app.db import create_engine, make_sessionmaker
 from app.feedback.tokens import token_for, token_hash, view_stamp
-from bench.common import dsn, free_port, percentile, server, wait_ready
+from bench.common import HOST, dsn, free_port, percentile, start_server, stop, wait_ready
 from bench.hot_paths import SECRET_KEY, xpulse_env
 from bench.scoring_generate import ADMIN_URL, NAME
+from bench.wrk import cpu_seconds, database_cpu_seconds
 
 ENDPOINT_P99 = {"sequential": 150.0, "concurrent": 300.0}
 PAGE_P99 = 500.0
 PAGE = "dashboard page"
+BASELINE = "baseline: GET /healthz"
 Endpoint = tuple[str, str, dict[str, str]]
 # (path, status) -> count of answers other than 200, reported after each step
 ERRORS: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -60,6 +62,7 @@ def endpoints(today: datetime, service: str, group: str) -> list[Endpoint]:
     scores, trend = "/api/v1/scores", "/api/v1/scores/trend"
     dims = ("service", "assignment_group", "agent", "category", "priority", "channel", "connector")
     return [
+        (BASELINE, "/healthz", {}),
         ("summary, 1 year", scores, y),
         ("summary, 90 days", scores, q),
         ("summary, 1 year, Berlin", scores, {**y, **berlin}),
@@ -69,9 +72,19 @@ def endpoints(today: datetime, service: str, group: str) -> list[Endpoint]:
             scores,
             {**y, "assignment_group": group, "priority": "3"},
         ),
+        (
+            "summary, 1 year, group + priority + channel",
+            scores,
+            {**y, "assignment_group": group, "priority": "3", "channel": "email"},
+        ),
         *(
             (f"breakdown by {by}, 1 year", "/api/v1/scores/breakdown", {**y, "by": by})
             for by in dims
+        ),
+        (
+            "breakdown by agent, 1 year, one group",
+            "/api/v1/scores/breakdown",
+            {**y, "by": "agent", "assignment_group": group},
         ),
         ("trend daily, 90 days", trend, {**q, "interval": "day"}),
         ("trend daily, 90 days, Berlin", trend, {**q, "interval": "day", **berlin}),
@@ -214,15 +227,23 @@ class User:
         await self.client.aclose()
 
 
-def report(mode: str, times: dict[str, list[float]]) -> list[tuple[str, int, float, float]]:
+def report(
+    mode: str, times: dict[str, list[float]], cpu: dict[str, tuple[float, float]] | None = None
+) -> list[tuple[str, int, float, float]]:
+    """One line per endpoint: p50 and p99 against its target, and with `cpu` the server's and
+    PostgreSQL's CPU milliseconds per call."""
     rows = []
     for name, values in times.items():
         if not values:
             continue
         p50, p99 = percentile(values, 50), percentile(values, 99)
         target = PAGE_P99 if name == PAGE else ENDPOINT_P99.get(mode, ENDPOINT_P99["concurrent"])
-        verdict = "ok" if p99 <= target else f"over {target:.0f} ms"
-        print(f"  {name:<37} n={len(values):<4} p50 {p50:7.0f} ms  p99 {p99:7.0f} ms  {verdict}")
+        verdict = "" if name == BASELINE else "ok" if p99 <= target else f"over {target:.0f} ms"
+        used = ""
+        if cpu and name in cpu:
+            used = f"  CPU app {cpu[name][0]:6.1f} ms  db {cpu[name][1]:6.1f} ms"
+        took = f"p50 {p50:7.0f} ms  p99 {p99:7.0f} ms"
+        print(f"  {name:<44} n={len(values):<4} {took}{used}  {verdict}")
         rows.append((name, len(values), p50, p99))
     if ERRORS:
         print(f"  failed calls: {dict(ERRORS)}")
@@ -231,22 +252,32 @@ def report(mode: str, times: dict[str, list[float]]) -> list[tuple[str, int, flo
     return rows
 
 
-async def sequential(base: str, key: str, eps: list[Endpoint], n: int, deadline: float) -> dict:
+async def sequential(
+    base: str, key: str, eps: list[Endpoint], n: int, deadline: float, pid: int
+) -> tuple[dict[str, list[float]], dict[str, tuple[float, float]]]:
+    """Latencies per endpoint, and the CPU per call of the server process `pid` and of
+    PostgreSQL over the timed calls (nothing else runs: the two cores are quiet)."""
     user = User(base, key)
     await user.sign_in()
     times: dict[str, list[float]] = {name: [] for name, _, _ in eps}
+    cpu: dict[str, tuple[float, float]] = {}
     try:
         for name, path, params in eps:
             for _ in range(2):  # warm-up: connection pool, plans, caches
                 await user.call(path, params)
+            app, db = cpu_seconds(pid), database_cpu_seconds()
             for _ in range(n):
                 if time.monotonic() > deadline:
                     break
                 if (took := await user.call(path, params)) is not None:
                     times[name].append(took)
+            if times[name]:
+                calls = len(times[name])
+                app = (cpu_seconds(pid) - app) * 1000 / calls
+                cpu[name] = (app, (database_cpu_seconds() - db) * 1000 / calls)
     finally:
         await user.close()
-    return times
+    return times, cpu
 
 
 async def concurrent(
@@ -279,13 +310,14 @@ def with_answers(base: str, tokens: Path, rate: float) -> subprocess.Popen:
 
 
 def measure(
-    args: argparse.Namespace, base: str, key: str, eps: list[Endpoint], tokens: Path
+    args: argparse.Namespace, base: str, key: str, eps: list[Endpoint], tokens: Path, pid: int
 ) -> None:
     steps = args.steps.split(",")
     if "sequential" in steps:
         print(f"sequential, {args.requests} calls each")
         deadline = time.monotonic() + args.budget
-        report("sequential", asyncio.run(sequential(base, key, eps, args.requests, deadline)))
+        times, cpu = asyncio.run(sequential(base, key, eps, args.requests, deadline, pid))
+        report("sequential", times, cpu)
     many = f"{args.users} users × {args.rounds} rounds"
     if "concurrent" in steps:
         print(f"concurrent, {many}")
@@ -329,13 +361,17 @@ def main() -> None:
     tokens = Path(f"/tmp/scoring-bench-{uuid.uuid4().hex[:8]}.tokens")
     port = free_port()
     try:
-        with server("app.main:app_factory", args.url, port=port, env=xpulse_env(port)) as base:
+        process = start_server("app.main:app_factory", args.url, port, xpulse_env(port))
+        try:
+            base = f"http://{HOST}:{port}"
             asyncio.run(wait_ready(base, time.monotonic() + 60))
             xlas = asyncio.run(make_xlas(base, admin, service, group))
             try:
-                measure(args, base, read, eps, tokens)
+                measure(args, base, read, eps, tokens, process.pid)
             finally:
                 asyncio.run(drop_xlas(base, admin, xlas))
+        finally:
+            stop(process)
     finally:
         tokens.unlink(missing_ok=True)
         asyncio.run(drop_keys(args.url, [keys["read"][0], keys["admin"][0]]))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import dialect_name
@@ -32,11 +33,14 @@ class Dim:
     def params(self, dialect: str) -> dict[str, str]:
         out = {"dim": self.name}
         if self.value is not None:
-            value = self.value
-            if isinstance(value, uuid.UUID) and dialect != "postgresql":
-                value = value.hex  # how SQLite keeps a Uuid column
-            out["value"] = bucket_sql.encode(value)
+            out["value"] = self.encode(self.value, dialect)
         return out
+
+    @staticmethod
+    def encode(value: Any, dialect: str) -> str:
+        if isinstance(value, uuid.UUID) and dialect != "postgresql":
+            value = value.hex  # how SQLite keeps a Uuid column
+        return bucket_sql.encode(value)
 
     def key(self, stored: str) -> Any:
         value = bucket_sql.decode(stored)
@@ -92,27 +96,40 @@ async def scores(
 
 
 async def not_sent(
-    session: AsyncSession, plan: Plan, dim: Dim
+    session: AsyncSession, plan: Plan, dim: Dim, *, only: Collection[Any] | None = None
 ) -> dict[tuple[int, Any], dict[tuple[str, str | None], int]]:
     """Never-sent requests by (status, reason) per (segment tag, value), from
-    not_sent_buckets."""
-    if not plan.segments:
+    not_sent_buckets; with `only`, for those values of a `by_value` dim alone."""
+    if not plan.segments or (only is not None and not only):
         return {}
     sql = bucket_sql.read(
-        bucket_sql.NOT_SENT, plan.segments, value=dim.value is not None, by_value=dim.by_value
+        bucket_sql.NOT_SENT,
+        plan.segments,
+        value=dim.value is not None,
+        by_value=dim.by_value,
+        some_values=only is not None,
     )
+    dialect = dialect_name(session)
+    values = None if only is None else [dim.encode(v, dialect) for v in only]
     out: dict[tuple[int, Any], dict[tuple[str, str | None], int]] = {}
-    for m in await _rows(session, sql, dim):
+    for m in await _rows(session, sql, dim, values):
         if m["requests"]:  # a bucket's requests may all be sent since, or moved away
             key = (m["tag"], dim.key(m["value"]) if dim.by_value else None)
             out.setdefault(key, {})[(m["status"], m["reason"])] = int(m["requests"])
     return out
 
 
-async def _rows(session: AsyncSession, sql: str, dim: Dim) -> list[dict[str, Any]]:
+async def _rows(
+    session: AsyncSession, sql: str, dim: Dim, values: list[str] | None = None
+) -> list[dict[str, Any]]:
     """The rows as plain dicts: a thousand groups of 45 sums are read in one go (Row._mapping
     per row cost more than the query)."""
+    statement = text(sql)
+    params: dict[str, Any] = dim.params(dialect_name(session))
+    if values is not None:
+        statement = statement.bindparams(bindparam("values", expanding=True))
+        params["values"] = values
     async with hash_grouping(session):
-        result = await session.execute(text(sql), dim.params(dialect_name(session)))
+        result = await session.execute(statement, params)
         names = list(result.keys())
         return [dict(zip(names, row, strict=True)) for row in result.all()]

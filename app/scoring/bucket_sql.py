@@ -182,11 +182,13 @@ def read(
     *,
     value: bool,
     by_value: bool,
+    some_values: bool = False,
     skip: frozenset[str] = frozenset(),
 ) -> str:
     """Sums over the buckets the segments name, per segment tag (and per value with
-    `by_value`), for `dim = :dim` (and `value = :value` with `value`), without the columns in
-    `skip` (each sum costs PostgreSQL a call per row read). The segments are
+    `by_value`), for `dim = :dim` (and `value = :value` with `value`, `value IN :values` with
+    `some_values`), without the columns in `skip` (each sum costs PostgreSQL a call per row
+    read). The segments are
     inlined, integers of our own: one OR'ed condition each, which PostgreSQL reads as one
     index range each (a join with a list of segments made it scan the whole dimension)."""
     ranges = _ranges(segments)
@@ -201,6 +203,7 @@ def read(
     labels += [f"b.{k} AS {k}" for k in extra]
     sums = [f"sum(b.{c}) AS {c}" for c, _ in table.sums if c not in skip]
     where = "b.dim = :dim" + (" AND b.value = :value" if value else "")
+    where += " AND b.value IN :values" if some_values else ""
     return (
         f"SELECT {', '.join(labels + sums)} FROM {table.name} b "
         f"WHERE {where} AND ({' OR '.join(ranges)}) "

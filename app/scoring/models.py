@@ -64,10 +64,16 @@ class TicketScore(Base):
     # No foreign key: a deleted ticket's row stays until a drain has subtracted it from the
     # bucket sums below (app/scoring/rollup.py, drop_gone).
     ticket_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    # Fixed-width columns first, text last: PostgreSQL reads the counters at known offsets
-    # (migration 0005). Copies of the ticket's fields:
+    # Copies of the ticket's fields, then the counters. The dimensions come first: a scan here
+    # filters on two or more of them and rejects most rows before reading on (migration 0015).
     connector_id: Mapped[uuid.UUID]
     resolved_at: Mapped[datetime | None]
+    service: Mapped[str | None] = mapped_column(String(255))
+    assignment_group: Mapped[str | None] = mapped_column(String(255))
+    category: Mapped[str | None] = mapped_column(String(255))
+    priority: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    assignee: Mapped[str | None] = mapped_column(String(255))
     sla_known: Mapped[int] = _count()  # 1 when the ticket's SLA outcome is known
     sla_met: Mapped[int] = _count()  # 1 when it was met
     # counts of its feedback
@@ -107,13 +113,6 @@ class TicketScore(Base):
     f_not_solved: Mapped[int] = _count()
     f_hard_to_reach: Mapped[int] = _count()
     f_unfriendly: Mapped[int] = _count()
-    # the ticket's text fields
-    service: Mapped[str | None] = mapped_column(String(255))
-    assignment_group: Mapped[str | None] = mapped_column(String(255))
-    category: Mapped[str | None] = mapped_column(String(255))
-    priority: Mapped[str | None] = mapped_column(String(100))
-    channel: Mapped[str | None] = mapped_column(String(100))
-    assignee: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (Index("ix_ticket_scores_resolved_at", "resolved_at"),)
 

@@ -16,7 +16,7 @@ from app.feedback.models import Response
 from app.migrate import alembic_config, head_revision
 from app.models import Base
 from app.scoring import bucket_sql, rollup, upkeep
-from tests.scoring.builders import FIXED, bucket_rows, score_rows, seed
+from tests.scoring.builders import FIXED, assert_exact, bucket_rows, score_rows, seed
 from tests.support.postgres import run_blocking
 
 
@@ -92,6 +92,44 @@ async def test_rebuilt_ticket_scores_keeps_its_rows_and_triggers(blank_url: str)
             )
         assert names[:4] == ["ticket_id", "connector_id", "resolved_at", "sla_known"]
         assert names[-1] == "assignee"
+    finally:
+        await engine.dispose()
+
+
+async def test_ticket_scores_with_dimensions_first_keeps_its_rows(blank_url: str) -> None:
+    """0015 rebuilds ticket_scores with the dimensions before the counters: rows survive, the
+    bucket sums still equal them, and the drain writes into the new table."""
+    cfg = alembic_config(blank_url)
+    await _to_thread(command.upgrade, cfg, "0014")
+    engine = create_engine(blank_url)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            await seed(s, FIXED[:4])
+            await s.commit()
+            await upkeep.catch_up(s)
+            await s.commit()
+            before, sums = await score_rows(s), await bucket_rows(s)
+        assert len(before) == 4
+
+        await _to_thread(command.upgrade, cfg, "0015")
+        async with make_sessionmaker(engine)() as s:
+            assert await score_rows(s) == before
+            tickets = await seed(s, FIXED[4:6])
+            await s.commit()
+            await upkeep.catch_up(s)
+            await s.commit()
+            after = await score_rows(s)
+            assert after.keys() == before.keys() | {t.id for t in tickets}
+            assert after[tickets[1].id]["s5_sum"] == 5  # the drain filled it
+            assert await bucket_rows(s) != sums
+            await assert_exact(s)
+
+        async with engine.connect() as conn:
+            names = await conn.run_sync(
+                lambda c: [col["name"] for col in inspect(c).get_columns("ticket_scores")]
+            )
+        assert names[:4] == ["ticket_id", "connector_id", "resolved_at", "service"]
+        assert names[8:10] == ["assignee", "sla_known"]
     finally:
         await engine.dispose()
 
