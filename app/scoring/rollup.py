@@ -156,18 +156,6 @@ def rebuild_not_sent(batch: Picked) -> list[str]:
     ]
 
 
-def lock_rows(batch: Picked) -> str:
-    """PostgreSQL: lock the ticket_scores rows of a batch (a placeholder for a new ticket), in
-    ticket order, before its rows are recomputed. Waiting here for another drain of the same
-    ticket to commit means the recompute that follows reads everything that drain read, so an
-    older computation never overwrites a newer one. WHERE false: lock, write no new version."""
-    return (
-        "INSERT INTO ticket_scores (ticket_id, connector_id) "
-        f"SELECT t.id, t.connector_id FROM tickets t WHERE {batch('t.id')} ORDER BY t.id "
-        "ON CONFLICT (ticket_id) DO UPDATE SET connector_id = excluded.connector_id WHERE false"
-    )
-
-
 def rebuild_all() -> list[str]:
     """Both tables from scratch, e.g. after a bulk load with the triggers off. The queue goes
     first: the rebuild that follows reads every change it held."""

@@ -46,7 +46,6 @@ PASS_BOUND_SECONDS = 5.0
 # catch-up holds until its request ends (a reader may in turn wait on the drain's queue rows),
 # it rolls back and retries on the next tick. Below PostgreSQL's deadlock_timeout (1 s).
 BACKGROUND_LOCK_TIMEOUT = "200ms"
-DEADLOCK_RETRIES = 3
 DRAINING = 0x5C0_0001  # the advisory lock key of a drain (any constant no other lock uses)
 LOCK_DRAINING = text("SELECT pg_advisory_xact_lock(:key)")
 WROTE = text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")  # this transaction wrote
@@ -61,7 +60,6 @@ class _Statements:
     take: TextClause
     take_upto: TextClause
     take_skip_locked: TextClause
-    lock: TextClause | None
     subtract: tuple[TextClause, ...]
     recompute: tuple[TextClause, ...]
 
@@ -91,7 +89,6 @@ def _statements(dialect: str) -> _Statements:
         take=_take(),
         take_upto=_take(" WHERE id <= :hi"),
         take_skip_locked=_take(lock=" FOR UPDATE SKIP LOCKED" if postgres else ""),
-        lock=text(rollup.lock_rows(batch)) if postgres else None,
         subtract=tuple(text(s) for s in bucket_sql.subtract(dialect, batch)),
         recompute=tuple(
             text(s)
@@ -134,13 +131,8 @@ async def drain_batch(
     if tickets:
         ids = {"ids": _ids(dialect, tickets)}
         # The buckets lose what the stored rows gave them, and get the new rows after the
-        # recompute. Before the lock: it adds placeholder rows for new tickets, which no bucket
-        # ever counted. Safe to read unlocked, as only a drain writes these rows, one at a time.
-        for statement in st.subtract:
-            await session.execute(statement, ids)
-        if st.lock is not None:
-            await session.execute(st.lock, ids)
-        for statement in st.recompute:  # each a new snapshot, taken after the locks
+        # recompute. Only a drain writes these rows, and drains take turns: no row lock needed.
+        for statement in (*st.subtract, *st.recompute):
             await session.execute(statement, ids)
     return len(taken)
 
@@ -183,29 +175,11 @@ async def _catch_up_in(session: AsyncSession) -> int:
         await session.execute(LOCK_DRAINING, {"key": DRAINING})
     drained = 0
     while True:
-        n = await _drain_retrying(session, newest)
+        n = await drain_batch(session, upto=newest)
         drained += n
         # Fewer than a batch: done, unless rows another drain held were given back meanwhile.
         if n < BATCH and (await session.execute(st.queued_upto, {"hi": newest})).first() is None:
             return drained
-
-
-async def _drain_retrying(session: AsyncSession, newest: int) -> int:
-    """One batch of a catch-up. PostgreSQL: in a savepoint, retried when chosen as a deadlock's
-    victim. Two readers catching up at once can each hold queue rows the other waits for (ids
-    commit out of order); the victim gives its batch back and waits for the other instead."""
-    if dialect_name(session) != "postgresql":
-        return await drain_batch(session, upto=newest)
-    attempt = 1
-    while True:
-        try:
-            async with session.begin_nested():
-                return await drain_batch(session, upto=newest)
-        except DBAPIError as exc:
-            if _sqlstate(exc) != "40P01" or attempt == DEADLOCK_RETRIES:
-                raise
-            log.info("scoring catch-up retried after a deadlock", extra={"attempt": attempt})
-            attempt += 1
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:

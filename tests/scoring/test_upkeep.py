@@ -404,7 +404,7 @@ async def test_an_older_computation_never_overwrites_a_newer_one(committed: Asyn
     subtract what D2 added): drains take turns (upkeep.DRAINING), so D2 waits for D1."""
     sessions = make_sessionmaker(committed)
     tickets = await _seed_committed(committed, [Case("2026-05-04T10:00", score=1)] * 2)
-    a, b = sorted(t.id for t in tickets)  # D1 locks in ticket order: A first
+    a, b = sorted(t.id for t in tickets)
     async with sessions() as s:
         await upkeep.catch_up(s)
         await s.commit()
@@ -464,43 +464,6 @@ async def test_the_background_drain_gives_way_to_a_reader(committed: AsyncEngine
     async with sessions() as s:
         assert (await score_rows(s))[ticket.id]["s10_sum"] == 8
         await s.rollback()
-
-
-async def test_a_reader_chosen_as_deadlock_victim_retries_its_batch(
-    committed: AsyncEngine,
-) -> None:
-    """A reader's catch-up holds the queue rows of its batch while it waits for a ticket's row;
-    when the other side then waits for those queue rows, PostgreSQL picks the reader (it waited
-    first) as the deadlock's victim. The reader gives back only that batch (a savepoint),
-    retries, and its figures are still exact."""
-    sessions = make_sessionmaker(committed)
-    (ticket,) = await _seed_committed(committed, [Case("2026-05-06T10:00", score=4)])
-    async with sessions() as s:
-        await upkeep.catch_up(s)
-        await s.commit()
-    await _score(sessions, ticket.id, 10)
-
-    async def read() -> int:
-        async with sessions() as r:
-            figures = await service.summary(r, ScoreFilter(), hourly_cost=0)
-            await r.commit()
-        return figures.happiness.happy
-
-    async with sessions() as other:
-        queued_id = await other.scalar(select(ScoringDirty.id))
-        await other.execute(
-            select(TicketScore.ticket_id)
-            .where(TicketScore.ticket_id == ticket.id)
-            .with_for_update()
-        )
-        reader = asyncio.create_task(read())
-        await _until_a_backend_waits_on_a_lock(sessions)  # the reader, on the ticket's row
-        take_queue_row = (
-            select(ScoringDirty.id).where(ScoringDirty.id == queued_id).with_for_update()
-        )
-        assert await asyncio.wait_for(other.scalar(take_queue_row), 30) == queued_id
-        await other.rollback()
-    assert await asyncio.wait_for(reader, 30) == 1
 
 
 async def test_the_background_drain_empties_the_queue_within_its_bound(
