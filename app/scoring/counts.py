@@ -140,23 +140,32 @@ def add_into(mine: dict[Any, int], other: dict[Any, int]) -> None:
         mine[key] = mine.get(key, 0) + n
 
 
+# Column names per field, built once: a breakdown by agent makes a thousand Counts.
+_SCALE_COLUMNS = {
+    key: {f: f"{prefix}_{f}" for f in ("n", "sum", "happy", "unhappy")}
+    for key, prefix in SCALE_PREFIX.items()
+}
+_LOST_COLUMNS = {v: f"lost_{v}" for v in LOST_TIME_MINUTES.values()}
+_FACTOR_COLUMNS = {k: f"f_{k}" for k in POSITIVE_FACTORS + NEGATIVE_FACTORS}
+
+
 def from_row(m: dict[str, Any]) -> Counts:
     """Counts from a row of ticket_scores sums or bucket sums (columns named as in both)."""
     return Counts(
         tickets=int(m["tickets"]),
         responses=int(m["responses"]),
         per_scale={
-            key: {f: int(m[f"{prefix}_{f}"]) for f in ("n", "sum", "happy", "unhappy")}
-            for key, prefix in SCALE_PREFIX.items()
+            key: {f: int(m[c]) for f, c in columns.items()}
+            for key, columns in _SCALE_COLUMNS.items()
         },
         lost_n=int(m["lost_n"]),
         lost_sum=int(m["lost_sum"]),
         # The median comes from this histogram: lost time is one of docs/scoring.md's buckets.
-        lost_histogram={v: int(m[f"lost_{v}"]) for v in LOST_TIME_MINUTES.values()},
+        lost_histogram={v: int(m[c]) for v, c in _LOST_COLUMNS.items()},
         requests_sent=int(m["requests_sent"]),
         requests_not_sent=int(m["requests_not_sent"]),
         sla_known=int(m["sla_known"]),
         sla_met=int(m["sla_met"]),
-        factors={k: int(m.get(f"f_{k}", 0)) for k in POSITIVE_FACTORS + NEGATIVE_FACTORS},
+        factors={k: int(m.get(c, 0)) for k, c in _FACTOR_COLUMNS.items()},
         polarity_responses={p: int(m.get(f"{p}_responses", 0)) for p in ("positive", "negative")},
     )
