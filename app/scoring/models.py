@@ -65,7 +65,7 @@ class TicketScore(Base):
     # bucket sums below (app/scoring/rollup.py, drop_gone).
     ticket_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     # Copies of the ticket's fields, then the counters. The dimensions come first: a scan here
-    # filters on two or more of them and rejects most rows before reading on (migration 0015).
+    # involves two or more of them and rejects most rows before reading on (migration 0015).
     connector_id: Mapped[uuid.UUID]
     resolved_at: Mapped[datetime | None]
     service: Mapped[str | None] = mapped_column(String(255))

@@ -232,8 +232,8 @@ async def _list_not_sent(
     session: AsyncSession, filt: ScoreFilter, by: Dimension, groups: dict[Any, Counts]
 ) -> None:
     """Lists the never-sent requests by reason into `groups`, some groups of a breakdown by
-    `by` (counted without them): read for these groups alone, as a page of 100 agents needs
-    a ninth of what all 900 do."""
+    `by` (counted without them). From the bucket sums, for these groups alone (a page of 100
+    agents needs a ninth of what all 900 do); per-ticket rows are read for every group."""
     wanted = {k: c for k, c in groups.items() if c.requests_not_sent}
     if not wanted:
         return

@@ -42,9 +42,9 @@ BATCH = 2000  # queued changes per drain transaction: bounded work and locks
 # XPULSE_SCORING__DRAIN_SECONDS plus this, while fewer than BATCH changes wait (one batch takes
 # about 0.1 s on PostgreSQL here; the rest is room for a busy machine).
 PASS_BOUND_SECONDS = 5.0
-# The background drain gives way to readers: rather than wait on a ticket row a reader's
-# catch-up holds until its request ends (a reader may in turn wait on the drain's queue rows),
-# it rolls back and retries on the next tick. Below PostgreSQL's deadlock_timeout (1 s).
+# The background drain never queues behind a row lock: only drains write its tables and they
+# take turns, so whatever holds such a row is foreign (an operator's session, say); it rolls
+# back after this and the next tick goes on. Below PostgreSQL's deadlock_timeout (1 s).
 BACKGROUND_LOCK_TIMEOUT = "200ms"
 DRAINING = 0x5C0_0001  # the advisory lock key of a drain (any constant no other lock uses)
 LOCK_DRAINING = text("SELECT pg_advisory_xact_lock(:key)")

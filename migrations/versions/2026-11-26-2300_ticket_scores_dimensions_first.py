@@ -3,14 +3,15 @@
 Revision ID: 0015
 Revises: 0014
 
-Since 0014, ticket_scores is scanned only where the bucket sums cannot answer: a filter on two
-or more dimensions (and the minutes at the ends of a local period). Such a scan rejects most
+Since 0014, ticket_scores is scanned only where the bucket sums cannot answer: two or more
+dimensions involved, filtered on or grouped by (and the minutes at the ends of a local period). Such a scan rejects most
 rows on their dimensions, and PostgreSQL reads a row's columns in order: with the six text
 columns last (0005), every row was read to its end before it could be rejected. Put right after
 resolved_at, a row is rejected after a few columns, and only the rows kept have their counters
 read (a year of the largest group at one priority, a million tickets: 130 ms → 77 ms for the
 scan). The table is rebuilt with its rows; every statement that writes it names its columns.
-Writes to the scoring tables wait while the table is copied (about 10 s per million tickets).
+Drains and reads of ticket_scores wait while it is copied (about 10 s per million tickets);
+writes to tickets and feedback only queue their ticket and do not.
 """
 
 from collections.abc import Sequence

@@ -440,9 +440,9 @@ async def test_an_older_computation_never_overwrites_a_newer_one(committed: Asyn
 
 
 async def test_the_background_drain_gives_way_to_a_reader(committed: AsyncEngine) -> None:
-    """A reader's catch-up holds its tickets' rows until its request ends; the background drain
-    does not queue behind it (the reader may be waiting for the drain's own queue rows): it
-    gives its batch back and the next tick goes on."""
+    """Another session holds a ticket's row (no drain does: drains take turns, but an
+    operator's session might); the background drain does not queue behind it: it gives its
+    batch back and the next tick goes on."""
     sessions = make_sessionmaker(committed)
     settings = make_settings("postgresql+asyncpg://unused")
     (ticket,) = await _seed_committed(committed, [Case("2026-05-05T10:00", score=4)])
