@@ -334,8 +334,12 @@ def measure(
         try:
             time.sleep(3)  # the load settles
             deadline = time.monotonic() + args.budget
+            started, used = time.monotonic(), cpu_seconds(loader.pid)
             times = asyncio.run(concurrent(base, key, eps, args.users, args.rounds, deadline))
             report("concurrent", times)
+            # It shares the two cores: what it took is not the server's.
+            used = (cpu_seconds(loader.pid) - used) / (time.monotonic() - started)
+            print(f"  the answer load's own client used {used:.0%} of a core meanwhile")
         finally:
             loader.terminate()  # it prints the answers it got through
             try:
