@@ -3,44 +3,27 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, func, literal_column, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import dialect_name
-from app.feedback.scales import NEGATIVE_FACTORS, POSITIVE_FACTORS
 from app.pagination import InvalidCursor, decode_cursor, encode_cursor
-from app.scoring import bucket_reads, buckets, formulas, upkeep
-from app.scoring.counts import Counts, add_into, from_row
-from app.scoring.models import TicketNotSent, TicketScore
+from app.scoring import bucket_reads, buckets, formulas, ticket_reads, upkeep
+from app.scoring.counts import Counts, add_into
+from app.scoring.models import TicketScore
 from app.scoring.schemas import Dimension, FactorList, ScoreFigures, ScoreFilter
 from app.scoring.sql import (
     DIMENSIONS,
-    hash_grouping,
-    period_index,
     prefer_custom_plans,
     ticket_conditions,
     utc_range,
 )
 
-EVERYTHING = "*"  # the group key of an ungrouped query
+EVERYTHING = ticket_reads.EVERYTHING  # the group key of an ungrouped query
 NULL_KEY = "\x7f"  # the breakdown cursor of the null group, which sorts last
-FACTOR_COLUMNS = frozenset({f"f_{k}" for k in POSITIVE_FACTORS + NEGATIVE_FACTORS}) | {
-    "positive_responses",
-    "negative_responses",
-}
-
-
-def _total(column: Any) -> Any:
-    return func.coalesce(func.sum(column), 0).label(column.key)
-
-
-# A grouping: given the table (ticket_scores or ticket_not_sent), what to group by and its label.
-Grouping = Callable[[Any], tuple[Any, Any]]
 
 
 async def aggregate(
@@ -65,8 +48,10 @@ async def aggregate(
     default_start, default_end = utc_range(filt)
     start, end = start or default_start, end or default_end
     dim = bucket_reads.dimension(filt, by) if bucket_reads.ENABLED else None
+    scope = ticket_reads.Scope(filt, start, end)
+    flags = {"with_factors": with_factors, "with_not_sent": with_not_sent}
     if dim is None:
-        return await _per_ticket(session, filt, by, bounds, with_factors, with_not_sent, start, end)
+        return await ticket_reads.scores(session, scope, by=by, bounds=bounds, **flags)
 
     plan = buckets.plan(_ranges(start, end, bounds))
 
@@ -74,15 +59,13 @@ async def aggregate(
         return value if by is not None else tag if bounds is not None else EVERYTHING
 
     out: dict[Any, Counts] = {}
-    skip = frozenset() if with_factors else FACTOR_COLUMNS
+    skip = frozenset() if with_factors else ticket_reads.FACTOR_COLUMNS
     for (tag, value), counts in (await bucket_reads.scores(session, plan, dim, skip=skip)).items():
         _merge(out, key(tag, value), counts)
     if plan.rows:
-        rows = [(_instant(lo), _instant(hi)) for lo, hi in plan.rows]
-        edges = await _per_ticket(
-            session, filt, by, bounds, with_factors, with_not_sent, start, end, rows
-        )
-        for k, counts in edges.items():
+        edges = replace(scope, rows=_instants(plan.rows))
+        parts = await ticket_reads.scores(session, edges, by=by, bounds=bounds, **flags)
+        for k, counts in parts.items():
             _merge(out, k, counts)
     if with_not_sent and any(c.requests_not_sent for c in out.values()):
         for (tag, value), by_reason in (await bucket_reads.not_sent(session, plan, dim)).items():
@@ -112,14 +95,9 @@ async def values(session: AsyncSession, filt: ScoreFilter, by: Dimension) -> lis
         plan = buckets.plan(_ranges(*utc_range(days), None))
         found = await bucket_reads.values(session, plan, bucket_reads.Dim(by.value, None, True))
         if plan.rows:
-            rows = [(_instant(lo), _instant(hi)) for lo, hi in plan.rows]
-            edges = per_ticket.where(_within(TicketScore, rows))
+            edges = per_ticket.where(ticket_reads.within(TicketScore, _instants(plan.rows)))
             found |= set((await session.scalars(edges)).all())
     return sorted(v for v in found if v is not None)
-
-
-def _within(table: Any, rows: list[tuple[datetime, datetime]]) -> Any:
-    return or_(*(and_(table.resolved_at >= a, table.resolved_at < b) for a, b in rows))
 
 
 def _ranges(
@@ -142,90 +120,8 @@ def _epoch(t: datetime | None) -> int | None:
     return None if t is None else int(t.timestamp())
 
 
-def _instant(t: int) -> datetime:
-    return datetime.fromtimestamp(t, UTC)
-
-
-async def _per_ticket(
-    session: AsyncSession,
-    filt: ScoreFilter,
-    by: Dimension | None,
-    bounds: list[datetime] | None,
-    with_factors: bool,
-    with_not_sent: bool,
-    start: datetime | None,
-    end: datetime | None,
-    rows: list[tuple[datetime, datetime]] | None = None,
-) -> dict[Any, Counts]:
-    """aggregate() from ticket_scores: one scan gives every count; where some requests were
-    never sent, one scan of ticket_not_sent lists them by reason. `rows`: only tickets
-    resolved within these ranges."""
-    async with AsyncExitStack() as stack:
-        grouping: Grouping | None = None
-        if by is not None:
-            grouping = _by_value(by)
-        elif bounds is not None:
-            index_of = stack.enter_context(period_index(bounds, dialect_name(session)))
-            grouping = lambda table: (index_of(table.resolved_at),) * 2  # noqa: E731
-            await stack.enter_async_context(hash_grouping(session))
-        where = _where(filt, start, end, rows)
-
-        s = TicketScore
-        counted = [
-            c
-            for c in s.__table__.columns
-            if isinstance(c.type, Integer) and (with_factors or c.key not in FACTOR_COLUMNS)
-        ]
-        group, key = _grouped(s, grouping)
-        stmt = select(key, func.count().label("tickets"), *(_total(c) for c in counted))
-        out: dict[Any, Counts] = {}
-        for row in await session.execute(stmt.where(*where(s)).group_by(*group)):
-            m = row._mapping
-            if m["tickets"]:  # ungrouped, a row of zeros means no ticket in scope
-                out[m["key"]] = from_row(m)
-        if with_not_sent and any(c.requests_not_sent for c in out.values()):
-            for k, reasons in (await _not_sent_rows(session, grouping, where)).items():
-                add_into(out.setdefault(k, Counts()).not_sent, reasons)
-        return out
-
-
-def _by_value(by: Dimension) -> Grouping:
-    column = DIMENSIONS[by]
-    return lambda table: (getattr(table, column),) * 2
-
-
-def _where(
-    filt: ScoreFilter,
-    start: datetime | None,
-    end: datetime | None,
-    rows: list[tuple[datetime, datetime]] | None,
-) -> Callable[[Any], list[Any]]:
-    """The filter's conditions on a per-ticket table, narrowed to `rows` when given."""
-
-    def where(table: Any) -> list[Any]:
-        conds = ticket_conditions(filt, table=table, start=start, end=end)
-        if rows is not None:
-            conds.append(_within(table, rows))
-        return conds
-
-    return where
-
-
-async def _not_sent_rows(
-    session: AsyncSession, grouping: Grouping | None, where: Callable[[Any], list[Any]]
-) -> dict[Any, dict[tuple[str, str | None], int]]:
-    """Never-sent requests by (status, reason) per group, from ticket_not_sent."""
-    n = TicketNotSent
-    group, key = _grouped(n, grouping)
-    stmt = (
-        select(key, n.status, n.reason, func.sum(n.requests).label("n"))
-        .where(*where(n))
-        .group_by(*group, n.status, n.reason)
-    )
-    out: dict[Any, dict[tuple[str, str | None], int]] = {}
-    for row in await session.execute(stmt):
-        out.setdefault(row.key, {})[(row.status, row.reason)] = int(row.n)
-    return out
+def _instants(rows: list[tuple[int, int]]) -> ticket_reads.Ranges:
+    return [(datetime.fromtimestamp(lo, UTC), datetime.fromtimestamp(hi, UTC)) for lo, hi in rows]
 
 
 async def _list_not_sent(
@@ -240,26 +136,19 @@ async def _list_not_sent(
     start, end = utc_range(filt)
     found: dict[Any, dict[tuple[str, str | None], int]] = {}
     dim = bucket_reads.dimension(filt, by) if bucket_reads.ENABLED else None
-    rows = None
+    scope = ticket_reads.Scope(filt, start, end)
     if dim is not None:
         plan = buckets.plan(_ranges(start, end, None))
         read = await bucket_reads.not_sent(session, plan, dim, only=list(wanted))
         for (_, value), reasons in read.items():
             add_into(found.setdefault(value, {}), reasons)
-        rows = [(_instant(lo), _instant(hi)) for lo, hi in plan.rows]
-    if dim is None or rows:
-        where = _where(filt, start, end, rows)
-        for k, reasons in (await _not_sent_rows(session, _by_value(by), where)).items():
+        scope = replace(scope, rows=_instants(plan.rows))
+    if dim is None or scope.rows:
+        per_ticket = await ticket_reads.not_sent(session, scope, ticket_reads.by_value(by))
+        for k, reasons in per_ticket.items():
             add_into(found.setdefault(k, {}), reasons)
     for k, counts in wanted.items():
         add_into(counts.not_sent, found.get(k, {}))
-
-
-def _grouped(table: Any, grouping: Grouping | None) -> tuple[list[Any], Any]:
-    if grouping is None:
-        return [], literal_column(f"'{EVERYTHING}'").label("key")
-    group, label = grouping(table)
-    return [group], label.label("key")
 
 
 async def summary(session: AsyncSession, filt: ScoreFilter, *, hourly_cost: float) -> ScoreFigures:
