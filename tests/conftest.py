@@ -135,6 +135,18 @@ async def rolled_back_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession
             await conn.rollback()
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def any_session(request, session: AsyncSession, sqlite_url: str) -> AsyncIterator:
+    """The test's rolled-back session on PostgreSQL, then on the migrated SQLite file."""
+    if request.param == "postgresql":
+        yield session
+        return
+    engine = create_engine(sqlite_url)
+    async with rolled_back_session(engine) as s:
+        yield s
+    await engine.dispose()
+
+
 @pytest.fixture
 async def session(pg_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """The test's PostgreSQL session, rolled back after the test."""

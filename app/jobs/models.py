@@ -60,6 +60,15 @@ class Job(Base):
             postgresql_where=text("status IN ('pending', 'running')"),
             sqlite_where=text("status IN ('pending', 'running')"),
         ),
+        # A newer answer closes its response's pending write-back, found by its key's prefix
+        # (queue.cancel_pending): compared byte by byte, whatever the database's collation.
+        Index(
+            "ix_jobs_pending_dedupe_key",
+            "dedupe_key",
+            postgresql_ops={"dedupe_key": "varchar_pattern_ops"},
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
         Index("ix_jobs_status_name", "status", "name"),
         # A lane's claim (oldest first), its waiting and dead counts, its retry-dead.
         Index("ix_jobs_lane_status", "lane", "status", "id"),

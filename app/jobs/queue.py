@@ -302,6 +302,17 @@ async def retry_dead_in_lane(session: AsyncSession, lane: str, *, now: datetime)
     return (await session.execute(stmt)).rowcount
 
 
+def _starting_with(column: Any, prefix: str, session: AsyncSession) -> ColumnElement[bool]:
+    """The keys from `prefix` up to the next prefix, compared byte by byte: what the index
+    ix_jobs_pending_dedupe_key can find, with the prefix a bound parameter. (A LIKE alone
+    scanned every job: its prefix is unknown when PostgreSQL plans a prepared statement, and
+    only a C collation orders keys as LIKE matches them.)"""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    if session.get_bind().dialect.name == "postgresql":
+        return and_(column.op("~>=~")(prefix), column.op("~<~")(upper))
+    return and_(column >= prefix, column < upper)  # SQLite compares text byte by byte
+
+
 async def cancel_pending(
     session: AsyncSession, *, name: str, dedupe_prefix: str, now: datetime, reason: str
 ) -> int:
@@ -315,6 +326,7 @@ async def cancel_pending(
         .where(
             Job.name == name,
             Job.status == JobStatus.pending,
+            _starting_with(Job.dedupe_key, dedupe_prefix, session),
             Job.dedupe_key.startswith(dedupe_prefix, autoescape=True),
         )
         .values(status=JobStatus.done, finished_at=now, last_error=reason[:4000])

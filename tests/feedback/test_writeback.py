@@ -108,16 +108,23 @@ class Nothing(BaseModel):
 
 
 async def test_cancel_pending_closes_only_pending_jobs_of_that_name_and_literal_prefix(
-    session: AsyncSession,
+    any_session: AsyncSession,
 ) -> None:
-    """The queue function feedback supersedes with (kept here: feedback owns its only caller)."""
+    """The queue function feedback supersedes with (kept here: feedback owns its only caller),
+    on PostgreSQL and SQLite."""
+    session = any_session
     now = utcnow()
     keys = {
         "pending": ("connectors.write_back", "write_back:r1:a"),
+        "pending_too": ("connectors.write_back", "write_back:r1:\u00e9\U0001f600"),
         "running": ("connectors.write_back", "write_back:r1:b"),
         "other_name": ("connectors.post_comment", "write_back:r1:c"),
         "other_response": ("connectors.write_back", "write_back:r12:a"),
         "wildcard": ("connectors.write_back", "writeXback:r1:a"),  # `_` must not match any char
+        # Around the key range the index finds (byte order, whatever the collation):
+        "next_prefix": ("connectors.write_back", "write_back:r1;"),
+        "shorter": ("connectors.write_back", "write_back:r1"),
+        "other_case": ("connectors.write_back", "WRITE_BACK:r1:a"),
     }
     ids = {}
     for label, (name, key) in keys.items():
@@ -130,18 +137,27 @@ async def test_cancel_pending_closes_only_pending_jobs_of_that_name_and_literal_
         now=now,
         reason="superseded by a newer answer",
     )
-    assert cancelled == 1
+    assert cancelled == 2
     rows = await session.execute(
         select(Job.id, Job.status, Job.finished_at, Job.last_error)
         .where(Job.id.in_(ids.values()))
         .execution_options(populate_existing=True)
     )
     by_id = {row.id: row for row in rows}
-    done = by_id[ids["pending"]]
-    assert (done.status, done.finished_at, done.last_error) == (
-        "done",
-        now,
-        "superseded by a newer answer",
-    )
-    others = [by_id[ids[label]].status for label in keys if label != "pending"]
-    assert others == ["running", "pending", "pending", "pending"]
+    for label in ("pending", "pending_too"):
+        done = by_id[ids[label]]
+        assert (done.status, done.finished_at, done.last_error) == (
+            "done",
+            now,
+            "superseded by a newer answer",
+        )
+    others = {label: by_id[ids[label]].status for label in keys if "pending" not in label}
+    assert others == {
+        "running": "running",
+        "other_name": "pending",
+        "other_response": "pending",
+        "wildcard": "pending",
+        "next_prefix": "pending",
+        "shorter": "pending",
+        "other_case": "pending",
+    }
