@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -307,6 +307,8 @@ def _starting_with(column: Any, prefix: str, session: AsyncSession) -> ColumnEle
     ix_jobs_pending_dedupe_key can find, with the prefix a bound parameter. (A LIKE alone
     scanned every job: its prefix is unknown when PostgreSQL plans a prepared statement, and
     only a C collation orders keys as LIKE matches them.)"""
+    if not prefix:
+        return true()
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     if session.get_bind().dialect.name == "postgresql":
         return and_(column.op("~>=~")(prefix), column.op("~<~")(upper))
