@@ -15,8 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -117,24 +116,6 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-
-
-@contextmanager
-def server(
-    factory: str,
-    url: str,
-    *,
-    port: int | None = None,
-    env: Mapping[str, str] | None = None,
-) -> Iterator[str]:
-    """A started server (see start_server) for the block; yields its base URL. Not yet ready:
-    await wait_ready(base, ...) before loading it."""
-    port = port or free_port()
-    process = start_server(factory, url, port, env)
-    try:
-        yield f"http://{HOST}:{port}"
-    finally:
-        stop(process)
 
 
 async def wait_ready(base: str, deadline: float) -> None:

@@ -40,8 +40,8 @@ from app.auth import service as auth_service
 from app.auth.models import ApiKey, Scope
 from app.db import create_engine, make_sessionmaker
 from app.feedback.tokens import token_for, token_hash, view_stamp
-from bench.common import HOST, dsn, free_port, percentile, start_server, stop, wait_ready
-from bench.hot_paths import SECRET_KEY, xpulse_env
+from bench.common import dsn, free_port, percentile, stop
+from bench.hot_paths import SECRET_KEY, start, xpulse_env
 from bench.scoring_generate import ADMIN_URL, NAME
 from bench.wrk import cpu_seconds, database_cpu_seconds
 
@@ -368,17 +368,15 @@ def main() -> None:
     tokens = Path(f"/tmp/scoring-bench-{uuid.uuid4().hex[:8]}.tokens")
     port = free_port()
     try:
-        process = start_server("app.main:app_factory", args.url, port, xpulse_env(port))
+        xpulse = start("xpulse", "app.main:app_factory", args.url, xpulse_env(port), port)
         try:
-            base = f"http://{HOST}:{port}"
-            asyncio.run(wait_ready(base, time.monotonic() + 60))
-            xlas = asyncio.run(make_xlas(base, admin, service, group))
+            xlas = asyncio.run(make_xlas(xpulse.base, admin, service, group))
             try:
-                measure(args, base, read, eps, tokens, process.pid)
+                measure(args, xpulse.base, read, eps, tokens, xpulse.pid)
             finally:
-                asyncio.run(drop_xlas(base, admin, xlas))
+                asyncio.run(drop_xlas(xpulse.base, admin, xlas))
         finally:
-            stop(process)
+            stop(xpulse.process)
     finally:
         tokens.unlink(missing_ok=True)
         asyncio.run(drop_keys(args.url, [keys["read"][0], keys["admin"][0]]))

@@ -188,9 +188,9 @@ def read(
     """Sums over the buckets the segments name, per segment tag (and per value with
     `by_value`), for `dim = :dim` (and `value = :value` with `value`, `value IN :values` with
     `some_values`), without the columns in `skip` (each sum costs PostgreSQL a call per row
-    read). The segments are
-    inlined, integers of our own: one OR'ed condition each, which PostgreSQL reads as one
-    index range each (a join with a list of segments made it scan the whole dimension)."""
+    read). The segments are inlined, integers of our own: one OR'ed condition each, which
+    PostgreSQL reads as one index range each (a join with a list of segments made it scan the
+    whole dimension)."""
     ranges = _ranges(segments)
     tags = {s.tag for s in segments}
     if len(tags) == 1:

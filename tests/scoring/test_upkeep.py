@@ -439,7 +439,7 @@ async def test_an_older_computation_never_overwrites_a_newer_one(committed: Asyn
         await s.rollback()
 
 
-async def test_the_background_drain_gives_way_to_a_reader(committed: AsyncEngine) -> None:
+async def test_the_background_drain_gives_way_to_a_foreign_row_lock(committed: AsyncEngine) -> None:
     """Another session holds a ticket's row (no drain does: drains take turns, but an
     operator's session might); the background drain does not queue behind it: it gives its
     batch back and the next tick goes on."""
