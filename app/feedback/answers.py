@@ -65,7 +65,7 @@ _RESPONDED = (
     )
 )
 _CLICK = insert(FeedbackClick.__table__).values(
-    {name: bindparam(name) for name in FeedbackClick.__table__.c.keys() if name != "id"}
+    {c.key: bindparam(c.key) for c in FeedbackClick.__table__.c if not c.primary_key}
 )
 
 
