@@ -343,7 +343,7 @@ async def record_response(
         return Saved(response, counted=False)
     created = response is None
     if response is None:
-        response = await _first_response(session, request, score, verdict, now)
+        response = await _first_response(session, request, score, answer.locale, verdict, now)
     changed, factors = await _apply(session, response, answer, score, verdict, now, created=created)
     if verdict.automated:
         return Saved(response, counted=False, factors=factors)
@@ -368,10 +368,13 @@ async def _first_response(
     session: AsyncSession,
     request: FeedbackRequest,
     score: int,
+    locale: str | None,
     verdict: judgement.Verdict,
     now: datetime,
 ) -> Response:
-    """The request's response row, inserted now or (a concurrent first answer won) locked."""
+    """The request's response row, inserted now or (a concurrent first answer won) locked. It
+    carries the page's language, which every post of the page sends: inserted without it, the
+    row would take a second statement to get it."""
     values = {
         "id": uuid.uuid4(),
         "request_id": request.id,
@@ -381,7 +384,7 @@ async def _first_response(
         "lost_time": None,
         "lost_minutes": None,
         "comment": None,
-        "locale": None,
+        "locale": locale,
         "automated": verdict.automated,
         "evidence": verdict.evidence,
         "answered_at": now,

@@ -24,8 +24,9 @@ async def stored_request(session: AsyncSession, request_id) -> dict:
 
 
 async def test_a_first_answer_leaves_nothing_to_flush_and_objects_as_stored(
-    session: AsyncSession, settings: Settings
+    any_session: AsyncSession, settings: Settings
 ) -> None:
+    session = any_session
     sent = utcnow() - timedelta(hours=1)
     fb, _ = await make_request(session, settings, now=sent)
     await session.flush()
@@ -40,7 +41,7 @@ async def test_a_first_answer_leaves_nothing_to_flush_and_objects_as_stored(
         saved = await record_response(
             session,
             request=fb,
-            answer=Answer(score=9),
+            answer=Answer(score=9, locale="de"),
             click=HUMAN,
             settings=settings,
             now=answered,
@@ -57,14 +58,16 @@ async def test_a_first_answer_leaves_nothing_to_flush_and_objects_as_stored(
     )
     assert (fb.status, fb.responded_at, fb.updated_at) == ("responded", answered, answered)
     stored = (await session.execute(select(Response.__table__))).mappings().one()
-    assert (stored["score"], stored["automated"], stored["answered_at"]) == (9, False, answered)
+    assert (stored["score"], stored["automated"], stored["locale"]) == (9, False, "de")
+    assert stored["answered_at"] == answered
     assert saved.response.score == 9 and saved.response.evidence == stored["evidence"]
 
     # A changed answer keeps the first responded_at and moves updated_at, in both places.
     changed = answered + timedelta(minutes=3)
-    await record_response(
+    again = await record_response(
         session, request=fb, answer=Answer(score=3), click=HUMAN, settings=settings, now=changed
     )
+    assert again.counted
     row = await stored_request(session, fb.id)
     assert (row["responded_at"], row["updated_at"]) == (answered, changed)
     assert (fb.responded_at, fb.updated_at) == (answered, changed)

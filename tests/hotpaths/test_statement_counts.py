@@ -112,7 +112,8 @@ async def test_one_ingest_and_one_answer_run_a_fixed_number_of_statements(
         with counting(committed) as tally:
             saved = await client.post(
                 f"/f/{token}",
-                json={"score": 9, "view": view, "signals": {"interacted": True}},
+                # As the page posts it: with its language.
+                json={"score": 9, "lang": "de", "view": view, "signals": {"interacted": True}},
                 headers={"accept": "application/json", "sec-fetch-site": "same-origin"},
             )
         assert saved.status_code == 200 and saved.json()["counted"], saved.text
