@@ -356,8 +356,9 @@ async def record_response(
 
 
 async def _mark_responded(session: AsyncSession, request: FeedbackRequest, now: datetime) -> None:
-    """One prebuilt UPDATE; the loaded request is told the stored values, so the unit of work,
-    which cost a tenth of an answer's CPU for this row, has nothing left to flush."""
+    """One prebuilt UPDATE; the loaded request is told the stored values, so the unit of work has
+    nothing left to flush (its flushes of this row and the response were a tenth of an answer's
+    CPU in a profile). Not for use inside a savepoint: a rollback to it would not expire them."""
     values = {"responded_at": request.responded_at or now, "updated_at": now}
     await session.execute(_RESPONDED, {"request_id": request.id, **values})
     for key, value in {"status": RequestStatus.responded, **values}.items():
