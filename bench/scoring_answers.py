@@ -34,7 +34,10 @@ HEADERS = {
 async def load(base: str, lines: list[tuple[str, str]], rate: float, stop: asyncio.Event) -> None:
     statuses: collections.Counter[str] = collections.Counter()
     pending: set[asyncio.Task] = set()
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    # Idle connections are dropped before uvicorn's own 5 s keep-alive timeout ends them: with
+    # httpx's default of 5 s too, a post could go out on a connection the server was closing
+    # and fail with a ReadError (a reset), which no server fault caused.
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=2.0)
     headers = {**HEADERS, "Origin": base}
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as c:
 
