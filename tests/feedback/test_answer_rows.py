@@ -4,6 +4,7 @@ page and the write-back read from those objects is what the database holds."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import event, select
@@ -11,13 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import utcnow
 from app.config import Settings
-from app.feedback.answers import Answer, record_response
+from app.feedback.answers import Answer, Click, record_response
 from app.feedback.models import FeedbackRequest, Response
-from tests.feedback.conftest import make_request
-from tests.feedback.test_rules import HUMAN
+from tests.feedback.conftest import BROWSER_HEADERS, make_request
+
+HUMAN = Click(user_agent=BROWSER_HEADERS["user-agent"], headers=BROWSER_HEADERS)
 
 
-async def stored_request(session: AsyncSession, request_id) -> dict:
+async def stored_request(session: AsyncSession, request_id: uuid.UUID) -> dict:
     table = FeedbackRequest.__table__
     row = await session.execute(select(table).where(table.c.id == request_id))
     return dict(row.mappings().one())
