@@ -157,6 +157,7 @@ def serve(
         workers=workers,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_keep_alive=settings.keep_alive_seconds,
         log_config=None,
     )
 

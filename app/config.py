@@ -167,6 +167,11 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For / -Proto are believed (comma-separated addresses or CIDR
     # ranges, `*` for any): the client address every rate limit counts comes from them only.
     forwarded_allow_ips: str = "127.0.0.1"
+    # How long `xpulse serve` keeps an idle client connection open. Longer than the idle timeout
+    # of the load balancer or proxy in front (60 s for nginx and AWS ALB by default): a server
+    # that closes first races the proxy's next request on that connection, which the proxy
+    # answers 502. uvicorn's own default is 5 s.
+    keep_alive_seconds: int = Field(default=75, ge=1)
     # Keys that encrypt connector secrets at rest (comma-separated, each a random string of at
     # least 32 characters): the first encrypts, all decrypt. Empty: development derives one
     # from secret_key; production refuses to start.

@@ -161,3 +161,50 @@ def test_serve_trusts_forwarded_headers_only_from_the_configured_proxies(monkeyp
     assert result.exit_code == 0, result.output
     assert seen["proxy_headers"] is True
     assert seen["forwarded_allow_ips"] == "10.0.0.0/8,192.168.1.7"
+
+
+def test_serve_keeps_idle_connections_open_for_the_configured_time(tmp_path: Path) -> None:
+    """A load balancer reuses an idle connection until its own idle timeout: `xpulse serve` must
+    not close it sooner (uvicorn's 5 s default made such a balancer answer 502 now and then),
+    and does close it once XPULSE_KEEP_ALIVE_SECONDS have passed."""
+    import http.client
+    import socket
+    import time
+
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
+    xpulse("migrate", database_url=database_url)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XPULSE_")}
+    env |= {"XPULSE_DATABASE_URL": database_url, "XPULSE_KEEP_ALIVE_SECONDS": "6"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn.connect()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "serve did not start"
+                time.sleep(0.2)
+        first = conn.sock
+        for _ in range(2):  # the second request comes after longer than uvicorn's default
+            conn.request("GET", "/healthz")
+            assert conn.getresponse().read() == b'{"status":"ok"}'
+            assert conn.sock is first  # the same connection, not a new one
+            idle = time.monotonic()
+            time.sleep(5.5)
+        # Past the setting, the server closes the connection: a read sees its end.
+        assert first.recv(1) == b""
+        assert time.monotonic() - idle < 6 + 5
+    finally:
+        conn.close()
+        server.terminate()
+        server.wait(timeout=20)

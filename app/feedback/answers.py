@@ -38,6 +38,11 @@ _REQUEST_BY_TOKEN = (
     select(FeedbackRequest, Ticket)
     .join(Ticket, Ticket.id == FeedbackRequest.ticket_id)
     .where(FeedbackRequest.token_hash == bindparam("token_hash"))
+    # Every click on a mail (an open of a link, an answer, an opt-out press) holds the request's
+    # row to its commit: two at once would each miss the other's evidence (an answer counted
+    # while another face's open was landing; a demotion resetting a status read before an
+    # answer in flight changed it). A no-op on SQLite, which has one writer.
+    .with_for_update(of=FeedbackRequest)
 )
 _RESPONSE = (
     select(Response)
@@ -119,7 +124,8 @@ class Click:
 async def request_by_token(
     session: AsyncSession, token: str, *, now: datetime, allow_closed: bool = False
 ) -> FeedbackRequest:
-    """The live request for a public token; 404 unknown (or never sent), 410 closed."""
+    """The live request for a public token, its row held to the end of the transaction; 404
+    unknown (or never sent), 410 closed."""
     if not (20 <= len(token) <= 100):
         raise FeedbackLinkUnknown()
     row = (await session.execute(_REQUEST_BY_TOKEN, {"token_hash": token_hash(token)})).first()
