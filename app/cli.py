@@ -31,7 +31,7 @@ api_key_cli = typer.Typer(
 connector_cli = typer.Typer(help="List connectors and check their set-up.", no_args_is_help=True)
 cli.add_typer(api_key_cli, name="api-key")
 secrets_cli = typer.Typer(
-    help="Connector secrets at rest (encrypted under XPULSE_ENCRYPTION_KEYS).",
+    help="Secrets at rest: connector credentials, chat webhook URLs (XPULSE_ENCRYPTION_KEYS).",
     no_args_is_help=True,
 )
 cli.add_typer(connector_cli, name="connector")
@@ -300,29 +300,36 @@ def connector_check(name: str = typer.Argument(..., help="The connector's name")
 
 @secrets_cli.command("rotate")
 def secrets_rotate() -> None:
-    """Re-encrypt every connector's secrets under the first key of XPULSE_ENCRYPTION_KEYS;
-    afterwards the other keys can be removed."""
+    """Re-encrypt every connector's secrets and every alert rule's chat webhook URLs under the
+    first key of XPULSE_ENCRYPTION_KEYS; afterwards the other keys can be removed."""
     from app import secrets_box
+    from app.actions import alerts
     from app.connectors import service
 
     box = secrets_box.configure(get_settings())
 
-    async def rotate() -> int:
+    async def rotate() -> tuple[int, int]:
         async with session_scope() as session:
             try:
-                count = await service.reencrypt_secrets(session)
+                counts = (
+                    await service.reencrypt_secrets(session),
+                    await alerts.reencrypt_chat_urls(session),
+                )
             except secrets_box.SecretDecryptError as exc:
                 raise CliError(str(exc)) from None
             await session.commit()
-            return count
+            return counts
 
-    count = run(rotate)
+    connectors, rules = run(rotate)
     source = (
         "the key derived from XPULSE_SECRET_KEY (XPULSE_ENCRYPTION_KEYS is empty)"
         if box.derived_from_secret_key
         else "the first key of XPULSE_ENCRYPTION_KEYS"
     )
-    typer.echo(f"{count} connector(s) re-encrypted under {source}")
+    typer.echo(
+        f"{connectors} connector(s) and {rules} alert rule(s) with chat webhooks re-encrypted "
+        f"under {source}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
-"""Connector secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256, authenticated) under the keys
-of XPULSE_ENCRYPTION_KEYS. The first key encrypts, every key decrypts, so a key can be rotated:
-put the new key first, run `xpulse secrets rotate`, then drop the old one.
+"""Secrets at rest (connector credentials, the chat webhook URLs of alert rules): Fernet
+(AES-128-CBC + HMAC-SHA256, authenticated) under the keys of XPULSE_ENCRYPTION_KEYS. The first
+key encrypts, every key decrypts, so a key can be rotated: put the new key first, run
+`xpulse secrets rotate`, then drop the old one.
 
 Stored values look like `fernet:<token>`. Without configured keys (development only; production
 refuses to start) one key is derived from XPULSE_SECRET_KEY and logged as such, so `make run`
 works with nothing to set.
 
-The box is process-wide because the columns that use it (EncryptedText, EncryptedAuth) are
+The box is process-wide because the columns that use it (EncryptedText, EncryptedAuth,
+EncryptedActions) are
 bound and read by SQLAlchemy, which has no request or settings at hand: `configure()` is called
 by create_app, the CLI and migrations; until then it is built from get_settings().
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -131,13 +134,6 @@ def current() -> SecretBox:
     return _box if _box is not None else configure(get_settings())
 
 
-def seal_auth(auth: dict[str, Any], box: SecretBox) -> dict[str, Any]:
-    return {
-        k: box.encrypt(v) if k in SECRET_AUTH_FIELDS and isinstance(v, str) else v
-        for k, v in auth.items()
-    }
-
-
 def open_auth(auth: dict[str, Any], box: SecretBox) -> dict[str, Any]:
     return {
         k: box.decrypt(v) if k in SECRET_AUTH_FIELDS and is_sealed(v) else v
@@ -153,9 +149,11 @@ def _open_or_mark(box: SecretBox, stored: str) -> Any:
 
 
 def _holds_unreadable(value: Any) -> bool:
-    return value is UNREADABLE or (
-        isinstance(value, dict) and any(v is UNREADABLE for v in value.values())
-    )
+    if isinstance(value, dict):
+        return any(_holds_unreadable(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_unreadable(v) for v in value)
+    return value is UNREADABLE
 
 
 def _refuse_unreadable(target: Any, *_: Any) -> None:
@@ -163,7 +161,7 @@ def _refuse_unreadable(target: Any, *_: Any) -> None:
     columns = sorted(k for k, v in vars(target).items() if _holds_unreadable(v))
     if not columns:
         return
-    kind = type(target).__name__.lower()
+    kind = re.sub(r"(?<!^)(?=[A-Z])", "_", type(target).__name__).lower()  # alert_rule
     name = getattr(target, "name", None) or str(getattr(target, "id", "?"))
     log.error(
         "stored %s secrets cannot be decrypted with XPULSE_ENCRYPTION_KEYS",
@@ -181,7 +179,9 @@ def _refuse_unreadable(target: Any, *_: Any) -> None:
 
 @event.listens_for(Mapper, "mapper_configured")
 def _watch_encrypted(mapper: Mapper[Any], cls: type) -> None:
-    if any(isinstance(c.type, EncryptedText | EncryptedAuth) for c in mapper.columns):
+    if any(
+        isinstance(c.type, EncryptedText | EncryptedAuth | EncryptedActions) for c in mapper.columns
+    ):
         event.listen(cls, "load", _refuse_unreadable)
         event.listen(cls, "refresh", _refuse_unreadable)
 
@@ -199,8 +199,9 @@ class EncryptedText(TypeDecorator[str]):
         return None if value is None else _open_or_mark(current(), value)
 
 
-class EncryptedAuth(TypeDecorator[dict[str, Any]]):
-    """A JSON document whose secret fields (SECRET_AUTH_FIELDS) are stored encrypted."""
+class _EncryptedJSON(TypeDecorator[dict[str, Any]]):
+    """A JSON document (JSONB on PostgreSQL) some of whose strings are stored encrypted:
+    `_secrets` maps each of those strings, in place of the document's own, through a function."""
 
     impl = JSON
     cache_ok = True
@@ -208,14 +209,34 @@ class EncryptedAuth(TypeDecorator[dict[str, Any]]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
 
+    def _secrets(self, doc: dict[str, Any], fn: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
     def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> Any:
-        return None if value is None else seal_auth(value, current())
+        if value is None:
+            return None
+        box = current()
+        return self._secrets(value, lambda v: box.encrypt(v) if isinstance(v, str) else v)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, Any] | None:
         if value is None:
             return None
         box = current()
-        return {
-            k: _open_or_mark(box, v) if k in SECRET_AUTH_FIELDS and is_sealed(v) else v
-            for k, v in value.items()
-        }
+        return self._secrets(value, lambda v: _open_or_mark(box, v) if is_sealed(v) else v)
+
+
+class EncryptedAuth(_EncryptedJSON):
+    """A connector's sign-in whose secret fields (SECRET_AUTH_FIELDS) are stored encrypted."""
+
+    def _secrets(self, doc: dict[str, Any], fn: Any) -> dict[str, Any]:
+        return {k: fn(v) if k in SECRET_AUTH_FIELDS else v for k, v in doc.items()}
+
+
+class EncryptedActions(_EncryptedJSON):
+    """An alert rule's actions whose chat webhook URLs are stored encrypted: whoever has one can
+    post to the channel."""
+
+    def _secrets(self, doc: dict[str, Any], fn: Any) -> dict[str, Any]:
+        if not doc.get("chat"):
+            return doc
+        return {**doc, "chat": [{**t, "url": fn(t.get("url"))} for t in doc["chat"]]}

@@ -3,15 +3,12 @@ encoding; keys rotate with `xpulse secrets rotate`; production refuses to start 
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import re
 import subprocess
 import sys
 import uuid
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
@@ -31,6 +28,7 @@ from app.http import make_http_client
 from app.main import create_app
 from app.secrets_box import SecretBox, SecretDecryptError
 from tests.conftest import make_settings
+from tests.support.leaks import encodings, where_found
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 OLD_KEY = "old-" + "a1" * 20
@@ -73,64 +71,6 @@ def signed(body: bytes, secret: str) -> dict[str, str]:
         "x-hub-signature": hub_signature(secret, body),
         "x-atlassian-webhook-identifier": uuid.uuid4().hex,
     }
-
-
-def encodings(secret: str) -> set[str]:
-    """The forms a leaked secret could take in a column."""
-    raw = secret.encode()
-    forms = {
-        secret,
-        base64.b64encode(raw).decode(),
-        base64.urlsafe_b64encode(raw).decode(),
-        base64.b64encode(raw).decode().rstrip("="),
-        raw.hex(),
-        quote(secret, safe=""),
-        quote_plus(secret),
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-    }
-    return {f for f in forms if f}
-
-
-async def text_columns(session: AsyncSession) -> list[tuple[str, str, str]]:
-    rows = await session.execute(
-        text(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND data_type IN "
-            "('text', 'character varying', 'character', 'json', 'jsonb', 'bytea', 'ARRAY')"
-        )
-    )
-    return [tuple(r) for r in rows.all()]
-
-
-async def where_found(session: AsyncSession, needles: set[str]) -> list[str]:
-    """Every (table.column, form) holding one of the needles, case-insensitively; bytea is read
-    both as text and as hex, and each whole row once more as text."""
-    found = []
-    for table, column, data_type in await text_columns(session):
-        views = (
-            [f"convert_from(\"{column}\", 'LATIN1')", f"encode(\"{column}\", 'hex')"]
-            if data_type == "bytea"
-            else [f'"{column}"::text']
-        )
-        for view in views:
-            for needle in needles:
-                hit = await session.scalar(
-                    text(f'SELECT count(*) FROM "{table}" WHERE strpos(lower({view}), :n) > 0'),
-                    {"n": needle.lower()},
-                )
-                if hit:
-                    found.append(f"{table}.{column} ({needle})")
-    tables = {t for t, _, _ in await text_columns(session)}
-    for table in tables:
-        for needle in needles:
-            hit = await session.scalar(
-                text(f'SELECT count(*) FROM "{table}" t WHERE strpos(lower(t::text), :n) > 0'),
-                {"n": needle.lower()},
-            )
-            if hit:
-                found.append(f"{table} row ({needle})")
-    return found
 
 
 async def test_no_table_holds_a_connector_secret_in_any_encoding(
@@ -250,10 +190,16 @@ async def stored(engine: AsyncEngine, name: str) -> tuple[str, str]:
     return row[0], row[1]
 
 
+async def stored_chat_url(engine: AsyncEngine) -> str:
+    async with engine.connect() as conn:
+        return await conn.scalar(text("SELECT actions->'chat'->0->>'url' FROM alert_rules"))
+
+
 async def test_rotation_re_encrypts_under_the_new_key_and_webhooks_still_verify(
     pg_url: str, committed: AsyncEngine
 ) -> None:
     secret, password = "rotate-me-webhook-secret-42", "rotate-me-itsm-password"
+    hook = "https://hooks.slack.com/services/T0/B0/rotate-me-chat-webhook"
     async with make_sessionmaker(committed)() as s:
         _, admin = await auth_service.create_key(s, name="rot", scope=Scope.admin, now=utcnow())
         await s.commit()
@@ -278,11 +224,21 @@ async def test_rotation_re_encrypts_under_the_new_key_and_webhooks_still_verify(
         assert response.status_code == 201, response.text
         first = await client.post("/webhooks/rotating", content=body, headers=signed(body, secret))
         assert first.status_code in (200, 202), first.text
+        rule = await client.post(
+            "/api/v1/alert-rules",
+            json={
+                "name": "rotating chat",
+                "condition": "unhappy",
+                "actions": {"chat": [{"url": hook, "format": "slack"}]},
+            },
+            headers=headers,
+        )
+        assert rule.status_code == 201, rule.text
     await old_app.state.http.aclose()
 
     old, new = SecretBox([OLD_KEY]), SecretBox([NEW_KEY])
-    before = await stored(committed, "rotating")
-    assert [old.decrypt(v) for v in before] == [secret, password]
+    before = [*await stored(committed, "rotating"), await stored_chat_url(committed)]
+    assert [old.decrypt(v) for v in before] == [secret, password, hook]
     with pytest.raises(SecretDecryptError):
         new.decrypt(before[0])
 
@@ -293,10 +249,13 @@ async def test_rotation_re_encrypts_under_the_new_key_and_webhooks_still_verify(
         database_url=pg_url,
         env={"XPULSE_ENCRYPTION_KEYS": f"{NEW_KEY},{OLD_KEY}"},
     )
-    assert "1 connector(s) re-encrypted under the first key" in rotate.stdout
+    assert (
+        "1 connector(s) and 1 alert rule(s) with chat webhooks re-encrypted under the first key"
+        in rotate.stdout
+    )
 
-    after = await stored(committed, "rotating")
-    assert [new.decrypt(v) for v in after] == [secret, password]
+    after = [*await stored(committed, "rotating"), await stored_chat_url(committed)]
+    assert [new.decrypt(v) for v in after] == [secret, password, hook]
     for value in after:
         with pytest.raises(SecretDecryptError):
             old.decrypt(value)

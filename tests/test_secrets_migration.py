@@ -1,5 +1,5 @@
-"""Migration 0008 encrypts the connector secrets already stored, on PostgreSQL and SQLite, and
-its downgrade gives them back."""
+"""Migrations 0008 (connector secrets) and 0017 (alert rules' chat webhook URLs) encrypt the
+secrets already stored, on PostgreSQL and SQLite, and their downgrades give them back."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from app import secrets_box
+from app.actions.models import AlertRule
 from app.clock import utcnow
 from app.config import get_settings
 from app.connectors import service
@@ -106,5 +107,72 @@ async def test_0008_encrypts_existing_secrets_and_its_downgrade_restores_them(
             SECRET,
             {"type": "basic", "username": "svc", "password": PASSWORD},
         )
+    finally:
+        await engine.dispose()
+
+
+alert_rules = sa.table(
+    "alert_rules",
+    sa.column("id", sa.Uuid()),
+    sa.column("name", sa.String()),
+    sa.column("enabled", sa.Boolean()),
+    sa.column("condition", sa.String()),
+    sa.column("actions", JSONDoc),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("updated_at", UTCDateTime()),
+)
+HOOK = "https://hooks.slack.com/services/T000/B000/stored-in-plain-chat-webhook"
+
+
+async def test_0017_encrypts_existing_chat_urls_and_its_downgrade_restores_them(
+    blank_url: str, encryption_key: str
+) -> None:
+    cfg = alembic_config(blank_url)
+    await _to_thread(command.upgrade, cfg, "0016")
+    engine = create_engine(blank_url)
+    actions = {
+        "email": ["oncall@example.com"],
+        "chat": [{"url": HOOK, "format": "slack"}, {"url": HOOK + "-2", "format": "teams"}],
+        "ticket_note": True,
+    }
+    try:
+        now = utcnow()
+        async with engine.begin() as conn:
+            for name, doc in (("with chat", actions), ("mail only", {"email": ["a@b.example"]})):
+                await conn.execute(
+                    alert_rules.insert().values(
+                        id=uuid.uuid4(),
+                        name=name,
+                        enabled=True,
+                        condition="unhappy",
+                        actions=doc,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+
+        async def stored() -> dict[str, dict]:
+            async with engine.connect() as conn:
+                rows = await conn.execute(sa.select(alert_rules.c.name, alert_rules.c.actions))
+            return {name: doc for name, doc in rows.all()}
+
+        await _to_thread(command.upgrade, cfg, "0017")
+        after = await stored()
+        assert HOOK not in str(after["with chat"])
+        box = SecretBox([encryption_key])
+        assert [box.decrypt(t["url"]) for t in after["with chat"]["chat"]] == [HOOK, HOOK + "-2"]
+        assert [t["format"] for t in after["with chat"]["chat"]] == ["slack", "teams"]
+        assert after["with chat"]["email"] == ["oncall@example.com"]  # not secret: readable
+        assert after["mail only"] == {"email": ["a@b.example"]}
+
+        secrets_box.configure(get_settings())
+        async with make_sessionmaker(engine)() as session:
+            rule = (
+                await session.scalars(sa.select(AlertRule).where(AlertRule.name == "with chat"))
+            ).one()
+            assert rule.actions == actions  # the model reads them in plain
+
+        await _to_thread(command.downgrade, cfg, "0016")
+        assert (await stored())["with chat"] == actions
     finally:
         await engine.dispose()

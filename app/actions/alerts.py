@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, column, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.actions import alert_actions, rules
 from app.actions.models import (
@@ -92,6 +93,16 @@ async def update(session: AsyncSession, rule_id: uuid.UUID, data: RuleUpdate) ->
 async def delete(session: AsyncSession, rule_id: uuid.UUID) -> None:
     await session.delete(await get(session, rule_id))
     await session.flush()
+
+
+async def reencrypt_chat_urls(session: AsyncSession) -> int:
+    """Write every rule's chat webhook URLs again, encrypted under the first key of
+    XPULSE_ENCRYPTION_KEYS (`xpulse secrets rotate`); the number of rules that have any."""
+    rules = [r for r in (await session.scalars(select(AlertRule))).all() if r.actions.get("chat")]
+    for rule in rules:
+        flag_modified(rule, "actions")  # loading decrypted them with any key
+    await session.flush()
+    return len(rules)
 
 
 async def page(

@@ -11,6 +11,7 @@ from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UUIDPK, Base, Timestamps
+from app.secrets_box import EncryptedActions
 
 
 class Condition(StrEnum):
@@ -43,8 +44,9 @@ class AlertRule(Timestamps, Base):
     xla_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("xla_targets.id", ondelete="CASCADE")
     )
-    # {"email": [addresses], "chat": [{"url", "format"}], "ticket_note": bool}
-    actions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # {"email": [addresses], "chat": [{"url", "format"}], "ticket_note": bool}; each chat URL
+    # is stored encrypted (app/secrets_box.py): whoever has it can post to the channel.
+    actions: Mapped[dict[str, Any]] = mapped_column(EncryptedActions, default=dict)
 
 
 class AlertFiring(Base):
