@@ -8,9 +8,9 @@ refuses to start) one key is derived from XPULSE_SECRET_KEY and logged as such, 
 works with nothing to set.
 
 The box is process-wide because the columns that use it (EncryptedText, EncryptedAuth,
-EncryptedActions) are
-bound and read by SQLAlchemy, which has no request or settings at hand: `configure()` is called
-by create_app, the CLI and migrations; until then it is built from get_settings().
+EncryptedActions) are bound and read by SQLAlchemy, which has no request or settings at hand:
+`configure()` is called by create_app, the CLI and migrations; until then it is built from
+get_settings().
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -200,8 +201,9 @@ class EncryptedText(TypeDecorator[str]):
 
 
 class _EncryptedJSON(TypeDecorator[dict[str, Any]]):
-    """A JSON document (JSONB on PostgreSQL) some of whose strings are stored encrypted:
-    `_secrets` maps each of those strings, in place of the document's own, through a function."""
+    """A JSON document (JSONB on PostgreSQL) some of whose strings are secrets: `_secrets`
+    returns the document with each of them passed through `fn` (encrypt on the way into the
+    database, decrypt on the way out)."""
 
     impl = JSON
     cache_ok = True
@@ -209,7 +211,7 @@ class _EncryptedJSON(TypeDecorator[dict[str, Any]]):
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
 
-    def _secrets(self, doc: dict[str, Any], fn: Any) -> dict[str, Any]:
+    def _secrets(self, doc: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
         raise NotImplementedError
 
     def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> Any:
@@ -228,7 +230,7 @@ class _EncryptedJSON(TypeDecorator[dict[str, Any]]):
 class EncryptedAuth(_EncryptedJSON):
     """A connector's sign-in whose secret fields (SECRET_AUTH_FIELDS) are stored encrypted."""
 
-    def _secrets(self, doc: dict[str, Any], fn: Any) -> dict[str, Any]:
+    def _secrets(self, doc: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
         return {k: fn(v) if k in SECRET_AUTH_FIELDS else v for k, v in doc.items()}
 
 
@@ -236,7 +238,7 @@ class EncryptedActions(_EncryptedJSON):
     """An alert rule's actions whose chat webhook URLs are stored encrypted: whoever has one can
     post to the channel."""
 
-    def _secrets(self, doc: dict[str, Any], fn: Any) -> dict[str, Any]:
+    def _secrets(self, doc: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
         if not doc.get("chat"):
             return doc
         return {**doc, "chat": [{**t, "url": fn(t.get("url"))} for t in doc["chat"]]}
