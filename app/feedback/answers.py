@@ -49,7 +49,8 @@ _RESPONSE = (
     .where(Response.request_id == bindparam("request_id"))
     .execution_options(populate_existing=True)
 )
-# Serialises concurrent answers to one request (a no-op on SQLite: one writer).
+# Clicks on one mail already wait for each other on the request row (_REQUEST_BY_TOKEN); this
+# lock also holds the response against writers that do not come through a token (erasure).
 _RESPONSE_LOCKED = _RESPONSE.with_for_update()
 _opens = FeedbackOpen.__table__.c
 _OPENS_NEAR = select(
